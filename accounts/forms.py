@@ -1,0 +1,26 @@
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
+from django.contrib.auth.forms import PasswordChangeForm as BasePasswordChangeForm
+
+from accounts.models import User
+from mlserve.forms import BootstrapMixin
+
+
+class SignUpForm(BootstrapMixin, UserCreationForm):
+    email = forms.EmailField(required=False, help_text="Optional; used for nothing but password resets by an admin.")
+
+    class Meta:
+        model = User
+        fields = ("username", "email")
+
+
+class TokenCreateForm(BootstrapMixin, forms.Form):
+    name = forms.CharField(max_length=100, help_text="What uses this token, e.g. 'laptop' or 'nightly-job'.")
+
+
+class LoginForm(BootstrapMixin, AuthenticationForm):
+    pass
+
+
+class PasswordChangeForm(BootstrapMixin, BasePasswordChangeForm):
+    pass

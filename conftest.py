@@ -1,0 +1,110 @@
+"""Fixtures every test can use: users (an owner, a stranger, an admin), API
+clients authenticated by token, and model files trained once per session."""
+
+import json
+from pathlib import Path
+
+import pytest
+from filelock import FileLock
+from rest_framework.test import APIClient
+
+from accounts import services as account_services
+from accounts.models import User
+
+
+@pytest.fixture(autouse=True)
+def isolated_data_dir(settings, tmp_path):
+    """Each test stores artifacts and results in its own folder."""
+    settings.MLSERVE_DATA_DIR = tmp_path
+    settings.MEDIA_ROOT = tmp_path / "media"
+    # Pages render without a collectstatic run (the manifest storage would need one).
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    yield tmp_path
+
+
+@pytest.fixture(autouse=True)
+def fresh_model_cache():
+    from models_registry import model_cache
+
+    model_cache._cache.clear()
+    yield
+
+
+@pytest.fixture
+def owner(db) -> User:
+    return User.objects.create_user("olivia", password="owner-pass-123")
+
+
+@pytest.fixture
+def stranger(db) -> User:
+    return User.objects.create_user("sam", password="stranger-pass-123")
+
+
+@pytest.fixture
+def admin(db) -> User:
+    return User.objects.create_superuser("ada", password="admin-pass-123")
+
+
+def token_client(user: User) -> APIClient:
+    _, key = account_services.token_create(user=user, name="tests")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+@pytest.fixture
+def api(owner) -> APIClient:
+    """The owner's API client (token auth)."""
+    return token_client(owner)
+
+
+@pytest.fixture
+def stranger_api(stranger) -> APIClient:
+    return token_client(stranger)
+
+
+@pytest.fixture
+def admin_api(admin) -> APIClient:
+    return token_client(admin)
+
+
+@pytest.fixture
+def owner_client(client, owner):
+    """The owner logged in to the pages."""
+    client.force_login(owner)
+    return client
+
+
+@pytest.fixture(scope="session")
+def model_files(tmp_path_factory, worker_id) -> dict[str, Path]:
+    """Every test model file, trained once and shared by all xdist workers."""
+    from tests.model_files import build_all
+
+    if worker_id == "master":
+        folder = tmp_path_factory.mktemp("model-files")
+        return build_all(folder)
+    shared = tmp_path_factory.getbasetemp().parent / "model-files"
+    with FileLock(str(shared) + ".lock"):
+        manifest = shared / "manifest.json"
+        if manifest.exists():
+            return {name: shared / name for name in json.loads(manifest.read_text())}
+        return build_all(shared)
+
+
+@pytest.fixture
+def upload_model(api, model_files):
+    """POST a model file to the API the way a program would: upload_model("iris_logreg.onnx")."""
+
+    def post(filename: str, name: str | None = None, client: APIClient | None = None, **extra):
+        path = model_files[filename] if filename in model_files else Path(filename)
+        with open(path, "rb") as f:
+            return (client or api).post(
+                "/api/v1/models",
+                {"name": path.name.replace(".", "-") if name is None else name, "file": f, **extra},
+                format="multipart",
+            )
+
+    return post

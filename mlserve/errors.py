@@ -1,0 +1,72 @@
+"""The domain's errors: raised by services, turned into one JSON shape by the API
+and into form errors or flash messages on pages."""
+
+from typing import Any
+
+
+class ApplicationError(Exception):
+    """Something the caller can fix; carries the HTTP status and a stable code."""
+
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None, details: Any = None, status_code: int | None = None):
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status_code is not None:
+            self.status_code = status_code
+        self.details = details
+
+    def as_dict(self) -> dict:
+        error = {"code": self.code, "message": self.message}
+        if self.details is not None:
+            error["details"] = self.details
+        return {"error": error}
+
+
+class InvalidModel(ApplicationError):
+    """The uploaded artifact cannot be loaded or does not predict."""
+
+    code = "invalid_model"
+
+
+class UnsupportedFormat(InvalidModel):
+    code = "unsupported_format"
+
+
+class InvalidInput(ApplicationError):
+    """A prediction request whose body or fields do not fit the model's schema."""
+
+    code = "invalid_input"
+
+
+class TooLarge(ApplicationError):
+    status_code = 413
+    code = "too_large"
+
+
+class NameTaken(ApplicationError):
+    status_code = 409
+    code = "name_taken"
+
+
+class NotAllowed(ApplicationError):
+    status_code = 403
+    code = "permission_denied"
+
+
+class NotFound(ApplicationError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(ApplicationError):
+    status_code = 409
+    code = "conflict"
+
+
+class Unavailable(ApplicationError):
+    status_code = 503
+    code = "unavailable"

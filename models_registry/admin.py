@@ -1,0 +1,67 @@
+from django.contrib import admin
+from django.template.defaultfilters import filesizeformat
+
+from models_registry import services
+from models_registry.models import ModelVersion, RegisteredModel
+
+
+class ModelVersionInline(admin.TabularInline):
+    model = ModelVersion
+    extra = 0
+    fields = ("number", "format", "model_type", "algorithm", "size", "created")
+    readonly_fields = fields
+    show_change_link = True
+    can_delete = False
+
+
+@admin.register(RegisteredModel)
+class RegisteredModelAdmin(admin.ModelAdmin):
+    list_display = ("name", "owner", "version_count", "created", "updated")
+    list_filter = ("created", "versions__format", "versions__model_type")
+    search_fields = ("name", "description", "owner__username")
+    list_select_related = ("owner",)
+    readonly_fields = ("created", "updated")
+    inlines = [ModelVersionInline]
+    actions = ["delete_with_files"]
+
+    @admin.display(description="versions")
+    def version_count(self, obj):
+        return obj.versions.count()
+
+    def get_actions(self, request):
+        # The stock bulk delete would leave artifact files behind.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    @admin.action(description="Delete selected models and their files")
+    def delete_with_files(self, request, queryset):
+        for model in queryset:
+            services.model_delete(model=model)
+        self.message_user(request, f"Deleted {queryset.count()} model(s).")
+
+    def delete_model(self, request, obj):
+        services.model_delete(model=obj)
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "owner", "format", "model_type", "algorithm", "human_size", "engine_version", "created")
+    list_filter = ("format", "model_type", "engine", "created")
+    search_fields = ("model__name", "algorithm", "sha256", "model__owner__username")
+    list_select_related = ("model", "model__owner")
+    readonly_fields = (
+        "model", "number", "artifact", "original_filename", "sha256", "format", "size", "model_type", "algorithm",
+        "engine", "engine_version", "classes", "details", "uploaded_by", "created",
+    )
+
+    @admin.display(ordering="model__owner__username")
+    def owner(self, obj):
+        return obj.model.owner
+
+    @admin.display(description="size", ordering="size")
+    def human_size(self, obj):
+        return filesizeformat(obj.size)
+
+    def has_add_permission(self, request):
+        return False  # versions come from uploads, which validate the artifact

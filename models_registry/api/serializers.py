@@ -1,0 +1,97 @@
+from rest_framework import serializers
+
+from models_registry.models import ModelVersion, RegisteredModel
+
+
+class FieldSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    type = serializers.CharField(help_text="float, double, integer, string, boolean, or tensor(<type>)")
+    optype = serializers.CharField(help_text="continuous, categorical or ordinal")
+    shape = serializers.ListField(required=False, help_text="Per-row shape of a tensor field")
+    values = serializers.ListField(required=False, help_text="Allowed values")
+    interval = serializers.DictField(required=False, help_text="{'min': .., 'max': ..}")
+    required = serializers.BooleanField()
+    description = serializers.CharField(allow_blank=True)
+    role = serializers.CharField(required=False, help_text="Outputs: label, probability, value, cluster, tensor")
+    label = serializers.JSONField(required=False, help_text="Probability outputs: the class")
+
+
+class VersionSerializer(serializers.ModelSerializer):
+    inputs = FieldSerializer(many=True)
+    outputs = FieldSerializer(many=True)
+    uploaded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "number",
+            "format",
+            "original_filename",
+            "size",
+            "sha256",
+            "model_type",
+            "algorithm",
+            "engine",
+            "engine_version",
+            "inputs",
+            "outputs",
+            "classes",
+            "details",
+            "preprocessing",
+            "uploaded_by",
+            "created",
+        ]
+
+
+class VersionSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModelVersion
+        fields = ["number", "format", "model_type", "algorithm", "size", "created"]
+
+
+class ModelListSerializer(serializers.ModelSerializer):
+    latest_version = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RegisteredModel
+        fields = ["name", "description", "latest_version", "created", "updated"]
+
+    def get_latest_version(self, model) -> dict | None:
+        version = model.latest_version
+        return VersionSummarySerializer(version).data if version else None
+
+
+class ModelDetailSerializer(serializers.ModelSerializer):
+    latest_version = serializers.SerializerMethodField()
+    versions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RegisteredModel
+        fields = ["name", "description", "created", "updated", "latest_version", "versions"]
+
+    def get_latest_version(self, model) -> dict | None:
+        version = model.latest_version
+        return VersionSerializer(version).data if version else None
+
+    def get_versions(self, model) -> list:
+        return VersionSummarySerializer(model.versions.order_by("-number"), many=True).data
+
+
+class ModelCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    file = serializers.FileField(help_text="The model artifact: .pmml, .onnx, .json/.ubj (XGBoost), .skops, .pkl/.joblib")
+
+
+class VersionCreateSerializer(serializers.Serializer):
+    file = serializers.FileField()
+
+
+class ModelUpdateSerializer(serializers.Serializer):
+    description = serializers.CharField(required=False, allow_blank=True)
+    fields = serializers.DictField(
+        required=False,
+        help_text="Per input field: {'petal_width': {'description': '...', 'interval': {'min': 0, 'max': 3}}}; "
+        "or {'inputs': {...}, 'outputs': {...}}",
+    )
+    version = serializers.IntegerField(required=False, help_text="Which version's fields to edit (default: latest)")

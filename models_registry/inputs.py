@@ -1,0 +1,390 @@
+"""The input layer: every prediction body becomes a validated Batch here, once.
+
+Accepted JSON bodies (DESIGN.md):
+  {"inputs": {...one record...}}          {"inputs": [{...}, ...]}
+  {"inputs": {"field": [v1, v2, ...]}}    (columns, as MLflow's tensor input)
+  {"dataframe_split": {"columns": [...], "data": [[...], ...]}}
+  {"dataframe_records": [{...}, ...]}
+  {"instances": [...]}                    (rows: records, value lists, or single-input values)
+
+Fields that the model does not know are ignored, never an error, and the answer
+lists them under "ignored_fields" (files often carry an id or the target column).
+A required field that is missing, a value of the wrong type, outside the allowed
+values or outside the field's range is an error naming the field and the row.
+"""
+
+import math
+from dataclasses import dataclass, field as dataclass_field
+
+import numpy as np
+
+from mlserve.errors import InvalidInput, TooLarge
+from models_registry.runtimes import Batch
+from models_registry.schema import Field
+
+BODY_KEYS = ("inputs", "dataframe_split", "dataframe_records", "instances")
+NUMPY_TYPES = {"float": np.float32, "double": np.float64, "integer": np.int64, "boolean": np.bool_}
+TRUE_WORDS = {"true", "1", "yes", "t", "y"}
+FALSE_WORDS = {"false", "0", "no", "f", "n"}
+
+
+@dataclass
+class ParsedInput:
+    batch: Batch
+    ignored_fields: list[str] = dataclass_field(default_factory=list)
+    # Per row, where it came from when that is not obvious (e.g. a ZIP member's name).
+    row_sources: list[str] | None = None
+
+
+class FieldError(Exception):
+    def __init__(self, message: str, row: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.row = row
+
+
+def _describe(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _fail(fields_errors: dict[str, str], row: int | None, n_rows: int):
+    where = f" in row {row}" if row is not None and n_rows > 1 else ""
+    message = "Invalid input" + where + ": " + "; ".join(f"{k}: {v}" for k, v in fields_errors.items())
+    details = {"fields": fields_errors}
+    if row is not None:
+        details["row"] = row
+    raise InvalidInput(message, details=details)
+
+
+def check_row_limit(n_rows: int, max_rows: int) -> None:
+    if n_rows > max_rows:
+        raise TooLarge(
+            f"This request has {n_rows} rows; at most {max_rows} are accepted per request. "
+            "Split it, or submit a file as a queued task.",
+            code="too_many_rows",
+            details={"rows": n_rows, "max_rows": max_rows},
+        )
+
+
+# ---- one value -------------------------------------------------------------------
+
+
+def _is_missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or (isinstance(value, str) and value == "")
+
+
+def coerce_value(field: Field, value):
+    """One raw value to the field's type, or FieldError with what was expected."""
+    kind = field.type
+    if field.is_tensor:
+        return coerce_tensor(field, value)
+    if kind in ("float", "double", "integer"):
+        if isinstance(value, bool) or isinstance(value, (dict, list)):
+            raise FieldError(f"expected a number, got {_describe(value)}")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise FieldError(f"expected a number, got {_describe(value)}") from None
+        if not math.isfinite(number):
+            raise FieldError(f"expected a finite number, got {_describe(value)}")
+        if kind == "integer":
+            if number != int(number):
+                raise FieldError(f"expected a whole number, got {_describe(value)}")
+            if abs(number) > 2**63 - 1:
+                raise FieldError(f"the number {_describe(value)} is too large")
+            number = int(number)
+        _check_interval(field, number)
+        _check_allowed(field, number)
+        return number
+    if kind == "boolean":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, (int, float)) and value in (0, 1):
+            return bool(value)
+        if isinstance(value, str) and value.strip().lower() in TRUE_WORDS | FALSE_WORDS:
+            return value.strip().lower() in TRUE_WORDS
+        raise FieldError(f"expected true or false, got {_describe(value)}")
+    # string
+    if isinstance(value, (dict, list)):
+        raise FieldError(f"expected a text value, got {_describe(value)}")
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, float) and value == int(value) and field.values and str(int(value)) in map(str, field.values):
+        text = str(int(value))  # CSV readers turn "1" into 1.0
+    else:
+        text = str(value)
+    _check_allowed(field, text)
+    return text
+
+
+def _check_interval(field: Field, number: float) -> None:
+    interval = field.interval or {}
+    low, high = interval.get("min"), interval.get("max")
+    if (low is not None and number < low) or (high is not None and number > high):
+        bounds = f"between {low} and {high}" if low is not None and high is not None else (
+            f"at least {low}" if low is not None else f"at most {high}"
+        )
+        raise FieldError(f"must be {bounds}, got {number:g}")
+
+
+def _check_allowed(field: Field, value) -> None:
+    if not field.values:
+        return
+    if value in field.values:
+        return
+    if any(str(v) == str(value) for v in field.values):
+        return
+    shown = ", ".join(repr(v) for v in field.values[:10]) + (", ..." if len(field.values) > 10 else "")
+    raise FieldError(f"expected one of {shown}; got {_describe(value)}")
+
+
+def _fixed_shape(field: Field) -> list:
+    return [d if isinstance(d, int) and d > 0 else None for d in (field.shape or [])]
+
+
+def coerce_tensor(field: Field, value) -> np.ndarray:
+    """A nested list (or a flat list of the right size) to an array of the field's per-row shape."""
+    dtype = NUMPY_TYPES.get(field.element_type, object)
+    if isinstance(value, np.ndarray):
+        array = value
+    else:
+        if not isinstance(value, list):
+            raise FieldError(f"expected a list of {field.element_type} values with shape {field.shape}, got {_describe(value)}")
+        try:
+            array = np.array(value, dtype=object if dtype is object else np.float64)
+        except (TypeError, ValueError):
+            raise FieldError(f"expected a (nested) list of numbers with shape {field.shape}") from None
+    if array.dtype != object:
+        if not np.all(np.isfinite(array)):
+            raise FieldError("the tensor contains NaN or infinite values")
+    expected = _fixed_shape(field)
+    if array.ndim != len(expected) or any(e is not None and e != a for e, a in zip(expected, array.shape)):
+        total = math.prod(e for e in expected if e) if all(expected) else None
+        if total is not None and array.size == total:
+            array = array.reshape(expected)
+        else:
+            raise FieldError(f"expected shape {field.shape}, got {list(array.shape)}")
+    return array.astype(dtype, copy=False) if dtype is not object else array
+
+
+# ---- whole columns ---------------------------------------------------------------
+
+
+def _numeric_fast(field: Field, raw) -> np.ndarray | None:
+    """A whole numeric column at numpy speed, or None when some value needs a closer look."""
+    if isinstance(raw, np.ndarray) and raw.dtype.kind in "iuf":
+        array = raw.astype(np.float64, copy=False)
+    else:
+        if any(type(v) is bool or type(v) is str for v in raw):
+            return None
+        try:
+            array = np.asarray(raw, dtype=np.float64)
+        except (TypeError, ValueError):
+            return None
+    if array.ndim != 1 or not np.all(np.isfinite(array)):
+        return None
+    interval = field.interval or {}
+    if interval.get("min") is not None and np.any(array < interval["min"]):
+        return None
+    if interval.get("max") is not None and np.any(array > interval["max"]):
+        return None
+    if field.values and not np.all(np.isin(array, [v for v in field.values if isinstance(v, (int, float))])):
+        return None
+    if field.type == "integer":
+        if not np.all(array == np.floor(array)):
+            return None
+        return array.astype(np.int64)
+    return array.astype(NUMPY_TYPES[field.type], copy=False)
+
+
+def coerce_column(field: Field, raw, first_row: int = 0) -> np.ndarray:
+    """Every value of one field; FieldError names the first bad row."""
+    if field.type in ("float", "double", "integer") and not field.is_tensor:
+        fast = _numeric_fast(field, raw)
+        if fast is not None:
+            return fast
+    values = []
+    for i, value in enumerate(raw):
+        if isinstance(value, np.generic):
+            value = value.item()
+        if _is_missing(value) and not field.is_tensor:
+            if field.required:
+                raise FieldError("a value is required", row=first_row + i)
+            values.append(np.nan if field.type in ("float", "double") else None)
+            continue
+        try:
+            values.append(coerce_value(field, value))
+        except FieldError as exc:
+            exc.row = first_row + i
+            raise
+    if field.is_tensor:
+        return np.stack(values) if values else np.empty((0, *(_fixed_shape(field) or [])))
+    if field.type in ("float", "double"):
+        return np.asarray(values, dtype=NUMPY_TYPES[field.type])
+    if field.type == "integer" and all(v is not None for v in values):
+        return np.asarray(values, dtype=np.int64)
+    return np.asarray(values, dtype=object)
+
+
+def batch_from_columns(columns: dict[str, object], n_rows: int, fields: list[Field], first_row: int = 0) -> ParsedInput:
+    """Raw columns (lists or arrays, keyed by field name) to a validated Batch."""
+    known = {f.name for f in fields}
+    ignored = [name for name in columns if name not in known]
+    missing = [f.name for f in fields if f.name not in columns and f.required]
+    if missing:
+        errors = {name: "this field is required" for name in missing}
+        hint = f" (fields sent that the model does not know: {', '.join(ignored)})" if ignored else ""
+        raise InvalidInput(
+            f"Missing required field{'s' if len(missing) > 1 else ''}: {', '.join(missing)}{hint}.",
+            details={"fields": errors, "ignored_fields": ignored} if ignored else {"fields": errors},
+        )
+    coerced = {}
+    for field in fields:
+        raw = columns.get(field.name)
+        if raw is None:
+            raw = [None] * n_rows
+        try:
+            coerced[field.name] = coerce_column(field, raw, first_row)
+        except FieldError as exc:
+            _fail({field.name: exc.message}, exc.row, n_rows if n_rows > 1 else 1)
+    return ParsedInput(batch=Batch(columns=coerced, n_rows=n_rows), ignored_fields=ignored)
+
+
+def batch_from_records(records: list, fields: list[Field]) -> Batch:
+    return parse_records(records, fields).batch
+
+
+def parse_records(records: list, fields: list[Field]) -> ParsedInput:
+    for i, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise InvalidInput(
+                f"Row {i} is {_describe(record)}, not an object of field values like {{\"{fields[0].name}\": ...}}.",
+                details={"row": i},
+            )
+    names = list(dict.fromkeys(k for r in records for k in r)) if len(records) != 1 else list(records[0])
+    columns = {name: [r.get(name) for r in records] for name in names}
+    # A field present in some rows only: the others are missing, not ignored.
+    return batch_from_columns(columns, len(records), fields)
+
+
+# ---- request bodies --------------------------------------------------------------
+
+
+def _depth(value) -> int:
+    depth = 0
+    while isinstance(value, list):
+        depth += 1
+        value = value[0] if value else None
+    return depth
+
+
+def _inputs_dict(data: dict, fields: list[Field]) -> ParsedInput:
+    """{"inputs": {...}}: one record, or columns (MLflow) when values are lists of rows."""
+    by_name = {f.name: f for f in fields}
+    columnar = None
+    for name, value in data.items():
+        field = by_name.get(name)
+        if field is None:
+            continue
+        rank = len(field.shape or []) if field.is_tensor else 0
+        is_batch = isinstance(value, list) and _depth(value) == rank + 1
+        if columnar is None:
+            columnar = is_batch
+        elif columnar != is_batch:
+            raise InvalidInput(
+                "Mixed 'inputs': some fields have one value and some a list of rows. "
+                "Send one record ({\"field\": value}), a list of records, or every field as a list of rows.",
+            )
+    if not columnar:
+        return parse_records([data], fields)
+    lengths = {len(v) for k, v in data.items() if k in by_name}
+    if len(lengths) > 1:
+        raise InvalidInput(f"Every field in 'inputs' must have the same number of rows; got lengths {sorted(lengths)}.")
+    n_rows = lengths.pop() if lengths else 0
+    return batch_from_columns(dict(data), n_rows, fields)
+
+
+def _dataframe_split(split, fields: list[Field]) -> ParsedInput:
+    if not isinstance(split, dict) or not isinstance(split.get("data"), list):
+        raise InvalidInput(
+            "'dataframe_split' must be an object with 'columns' (a list of names) and 'data' (a list of rows)."
+        )
+    data = split["data"]
+    columns = split.get("columns")
+    if columns is None:
+        columns = [f.name for f in fields]
+    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+        raise InvalidInput("'dataframe_split.columns' must be a list of field names.")
+    width = len(columns)
+    for i, row in enumerate(data):
+        if not isinstance(row, list) or len(row) != width:
+            raise InvalidInput(
+                f"Row {i} of 'dataframe_split.data' must be a list of {width} values (one per column), "
+                f"got {_describe(row)}.",
+                details={"row": i},
+            )
+    try:
+        # Fast path: an all-numeric table becomes one array in a single step.
+        matrix = np.asarray(data, dtype=np.float64) if data else np.empty((0, width))
+        raw = {name: matrix[:, j] for j, name in enumerate(columns)}
+    except (TypeError, ValueError):
+        raw = {name: [row[j] for row in data] for j, name in enumerate(columns)}
+    return batch_from_columns(raw, len(data), fields)
+
+
+def _instances(instances: list, fields: list[Field]) -> ParsedInput:
+    if not instances:
+        return batch_from_columns({}, 0, fields)
+    if all(isinstance(x, dict) for x in instances):
+        return parse_records(instances, fields)
+    if len(fields) == 1:
+        return batch_from_columns({fields[0].name: instances}, len(instances), fields)
+    width = len(fields)
+    for i, row in enumerate(instances):
+        if not isinstance(row, list) or len(row) != width:
+            names = ", ".join(f.name for f in fields)
+            raise InvalidInput(
+                f"Each instance must be an object of field values, or a list of {width} values in the order "
+                f"{names}; instance {i} is {_describe(row)}.",
+                details={"row": i},
+            )
+    return _dataframe_split({"columns": [f.name for f in fields], "data": instances}, fields)
+
+
+def parse_json_body(body, fields: list[Field]) -> ParsedInput:
+    """Any of the JSON body formats to a validated batch."""
+    if not isinstance(body, dict):
+        raise InvalidInput(
+            "The body must be a JSON object with one of the keys: " + ", ".join(BODY_KEYS) + '. Example: {"inputs": {...}}'
+        )
+    present = [k for k in BODY_KEYS if k in body]
+    if len(present) != 1:
+        found = ", ".join(repr(k) for k in body) or "nothing"
+        raise InvalidInput(
+            "The body must have exactly one of the keys " + ", ".join(BODY_KEYS) + f"; it has {found}. "
+            'Example: {"inputs": {"' + (fields[0].name if fields else "x") + '": ...}}',
+            code="invalid_body",
+        )
+    key = present[0]
+    value = body[key]
+    if key == "inputs":
+        if isinstance(value, dict):
+            parsed = _inputs_dict(value, fields)
+        elif isinstance(value, list):
+            parsed = _instances(value, fields) if value and not isinstance(value[0], dict) else parse_records(value, fields)
+        else:
+            raise InvalidInput("'inputs' must be an object (one record) or a list of records.")
+    elif key == "dataframe_split":
+        parsed = _dataframe_split(value, fields)
+    elif key == "dataframe_records":
+        if not isinstance(value, list):
+            raise InvalidInput("'dataframe_records' must be a list of records.")
+        parsed = parse_records(value, fields)
+    else:
+        if not isinstance(value, list):
+            raise InvalidInput("'instances' must be a list.")
+        parsed = _instances(value, fields)
+    if parsed.batch.n_rows == 0:
+        raise InvalidInput("The request holds no rows to predict.", code="empty_input")
+    return parsed

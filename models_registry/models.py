@@ -1,0 +1,83 @@
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.urls import reverse
+
+from models_registry.schema import fields_from_json
+
+# Names appear in URLs (/api/v1/models/{name}), so they stay URL-safe.
+NAME_VALIDATOR = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
+    "Use 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit.",
+)
+
+
+class RegisteredModel(models.Model):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="models")
+    name = models.CharField(max_length=100, validators=[NAME_VALIDATOR])
+    description = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created"]
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="unique_model_name_per_owner")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("models_registry:detail", args=[self.name])
+
+    @property
+    def latest_version(self) -> "ModelVersion | None":
+        return self.versions.order_by("-number").first()
+
+
+def artifact_path(version: "ModelVersion", filename: str) -> str:
+    return f"models/{version.model.owner_id}/{version.model_id}/v{version.number}/{filename}"
+
+
+class ModelVersion(models.Model):
+    class Format(models.TextChoices):
+        PMML = "pmml", "PMML"
+        ONNX = "onnx", "ONNX"
+        XGBOOST = "xgboost", "XGBoost"
+        SKOPS = "skops", "scikit-learn (skops)"
+        PICKLE = "pickle", "scikit-learn (pickle)"
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    artifact = models.FileField(upload_to=artifact_path, max_length=500)
+    original_filename = models.CharField(max_length=255, blank=True)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    format = models.CharField(max_length=16, choices=Format.choices)
+    size = models.BigIntegerField(help_text="Bytes")
+    model_type = models.CharField(max_length=32)
+    algorithm = models.CharField(max_length=300)
+    engine = models.CharField(max_length=64)
+    engine_version = models.CharField(max_length=64)
+    inputs = models.JSONField(default=list)
+    outputs = models.JSONField(default=list)
+    classes = models.JSONField(null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    # How an image becomes this model's input tensor (see models_registry.images).
+    preprocessing = models.JSONField(default=dict, blank=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["model", "-number"]
+        constraints = [models.UniqueConstraint(fields=["model", "number"], name="unique_version_number")]
+        permissions = [("upload_code", "Can upload models and scripts that run code (pickle, joblib)")]
+
+    def __str__(self) -> str:
+        return f"{self.model.name} v{self.number}"
+
+    @property
+    def input_fields(self):
+        return fields_from_json(self.inputs)
+
+    @property
+    def output_fields(self):
+        return fields_from_json(self.outputs)

@@ -1,0 +1,109 @@
+"""One module per model format behind one small interface.
+
+Each runtime module exposes:
+
+- ``inspect(path, fmt) -> (ModelInfo, Predictor)``: load the artifact and extract
+  its schema; the loaded predictor comes along so an upload loads only once;
+- ``load(path, info) -> Predictor``: a stored version, loaded for serving.
+
+``inspect_artifact`` adds what every format shares: detection from the content,
+and a probe prediction on a sample built from the extracted schema.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Protocol
+
+import numpy as np
+
+from mlserve.errors import InvalidModel
+from models_registry.schema import ModelInfo
+
+
+@dataclass
+class Batch:
+    """Validated input rows, one array per input field (first axis: rows)."""
+
+    columns: dict[str, np.ndarray]
+    n_rows: int
+
+    def matrix(self, names: list[str], dtype=np.float64) -> np.ndarray:
+        """The named scalar columns side by side: the (rows, features) array most models take."""
+        return np.column_stack([self.columns[n].astype(dtype, copy=False) for n in names]) if names else np.empty(
+            (self.n_rows, 0), dtype=dtype
+        )
+
+    def frame(self, names: list[str]):
+        import pandas as pd
+
+        return pd.DataFrame({n: self.columns[n] for n in names})
+
+
+@dataclass
+class Prediction:
+    """What a model answered for a batch, before it is shaped into a response."""
+
+    # One entry per row: a label, a value, a cluster id, or for generic models a dict of outputs.
+    predictions: list
+    # (rows, classes) for classifiers, aligned with ``classes``.
+    probabilities: np.ndarray | None = None
+    classes: list | None = None
+
+
+class Predictor(Protocol):
+    def predict(self, batch: Batch) -> Prediction: ...
+
+
+FORMAT_LABELS = {
+    "pmml": "PMML",
+    "onnx": "ONNX",
+    "xgboost": "XGBoost",
+    "skops": "scikit-learn (skops)",
+    "pickle": "scikit-learn / pickle",
+}
+# Formats whose loading can run arbitrary code: only users with the upload_code permission.
+CODE_FORMATS = {"pickle"}
+
+
+def runtime_for(fmt: str) -> ModuleType:
+    if fmt == "pmml":
+        from models_registry.runtimes import pmml as module
+    elif fmt == "onnx":
+        from models_registry.runtimes import onnx as module
+    elif fmt == "xgboost":
+        from models_registry.runtimes import xgboost as module
+    elif fmt in ("skops", "pickle"):
+        from models_registry.runtimes import sklearn as module
+    else:
+        raise InvalidModel(f"Unknown model format {fmt!r}.")
+    return module
+
+
+def inspect_artifact(path: Path, fmt: str) -> tuple[ModelInfo, Predictor]:
+    """Load the artifact, extract its schema and prove it predicts on a sample row."""
+    from models_registry.inputs import batch_from_records
+    from models_registry.samples import sample_record
+
+    module = runtime_for(fmt)
+    info, predictor = module.inspect(path, fmt)
+    try:
+        batch = batch_from_records([sample_record(info.inputs)], info.inputs)
+        prediction = predictor.predict(batch)
+    except InvalidModel:
+        raise
+    except Exception as exc:  # the model's own code failed: that is the finding
+        raise InvalidModel(
+            f"The model loaded but failed to predict on a sample input built from its schema: {exc}",
+            code="probe_failed",
+        ) from exc
+    if len(prediction.predictions) != 1:
+        raise InvalidModel(
+            f"The model answered {len(prediction.predictions)} rows for 1 input row.", code="probe_failed"
+        )
+    return info, predictor
+
+
+def load_predictor(path: Path, info: ModelInfo) -> Predictor:
+    """Load a stored version, whose schema is already known, for serving."""
+    return runtime_for(info.format).load(path, info)

@@ -1,0 +1,323 @@
+"""PMML 4.x documents, evaluated by PMML4S (through pypmml, on a JVM beside the process).
+
+The schema is read from the XML itself with defusedxml (no entities, no DTD
+fetches, no network), which also vets the document before the JVM sees it.
+"""
+
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+
+from mlserve.errors import InvalidModel, Unavailable
+from models_registry.runtimes import Batch, Prediction
+from models_registry.schema import Field, ModelInfo, class_output_fields, python_scalar
+
+MODEL_ELEMENTS = {
+    "AnomalyDetectionModel",
+    "AssociationModel",
+    "BayesianNetworkModel",
+    "BaselineModel",
+    "ClusteringModel",
+    "GaussianProcessModel",
+    "GeneralRegressionModel",
+    "MiningModel",
+    "NaiveBayesModel",
+    "NearestNeighborModel",
+    "NeuralNetwork",
+    "RegressionModel",
+    "RuleSetModel",
+    "Scorecard",
+    "SequenceModel",
+    "SupportVectorMachineModel",
+    "TextModel",
+    "TimeSeriesModel",
+    "TreeModel",
+}
+DATA_TYPES = {
+    "string": "string",
+    "integer": "integer",
+    "float": "float",
+    "double": "double",
+    "boolean": "boolean",
+}
+INPUT_USAGE = {"active"}
+_jvm_lock = threading.Lock()
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _children(element, name: str):
+    return [c for c in element if _local(c.tag) == name]
+
+
+def _child(element, name: str):
+    return next(iter(_children(element, name)), None)
+
+
+def parse_document(path: Path):
+    """The PMML root element, parsed safely; entity tricks and non-PMML XML are refused."""
+    import defusedxml.ElementTree as SafeET
+    from defusedxml import DefusedXmlException
+
+    try:
+        root = SafeET.parse(str(path), forbid_dtd=False, forbid_entities=True, forbid_external=True).getroot()
+    except DefusedXmlException as exc:
+        raise InvalidModel(
+            f"The XML declares entities or external references ({type(exc).__name__}), which mlserve refuses "
+            "for safety. Real PMML exporters never need them: remove the DOCTYPE/ENTITY declarations.",
+            code="unsafe_xml",
+        ) from exc
+    except Exception as exc:
+        raise InvalidModel(f"The file is not well-formed XML: {exc}") from exc
+    if _local(root.tag) != "PMML":
+        raise InvalidModel(f"This XML document's root element is <{_local(root.tag)}>, not <PMML>: it is not a PMML model.")
+    return root
+
+
+def _value_field(dd_field, mining) -> Field:
+    name = dd_field.get("name")
+    data_type = dd_field.get("dataType", "string")
+    optype = (mining.get("optype") if mining is not None else None) or dd_field.get("optype", "continuous")
+    kind = DATA_TYPES.get(data_type, "string")
+    values = [v.get("value") for v in _children(dd_field, "Value") if v.get("property", "valid") == "valid"]
+    if values and kind in ("integer", "float", "double"):
+        values = [_number(v, kind) for v in values]
+    interval = None
+    intervals = _children(dd_field, "Interval")
+    if intervals:
+        lows = [float(i.get("leftMargin")) for i in intervals if i.get("leftMargin") is not None]
+        highs = [float(i.get("rightMargin")) for i in intervals if i.get("rightMargin") is not None]
+        interval = {}
+        if lows:
+            interval["min"] = min(lows)
+        if highs:
+            interval["max"] = max(highs)
+        interval = interval or None
+    description = ""
+    extension = _child(dd_field, "Extension")
+    if extension is not None and extension.get("name") == "description":
+        description = extension.get("value", "")
+    return Field(
+        name=name,
+        type=kind,
+        optype=optype,
+        values=values or None,
+        interval=interval,
+        required=mining is None or mining.get("missingValueReplacement") is None,
+        description=description,
+    )
+
+
+def _number(text: str, kind: str):
+    try:
+        return int(text) if kind == "integer" else float(text)
+    except ValueError:
+        return text
+
+
+def read_schema(root) -> dict:
+    """Inputs, targets and model facts from the XML, without evaluating anything."""
+    dictionary = _child(root, "DataDictionary")
+    if dictionary is None:
+        raise InvalidModel("The PMML document has no DataDictionary, so its input fields are unknown.")
+    data_fields = {f.get("name"): f for f in _children(dictionary, "DataField")}
+    model = next((c for c in root if _local(c.tag) in MODEL_ELEMENTS), None)
+    if model is None:
+        raise InvalidModel(
+            "The PMML document holds no model element (TreeModel, RegressionModel, MiningModel, NeuralNetwork, ...)."
+        )
+    schema = _child(model, "MiningSchema")
+    if schema is None:
+        raise InvalidModel(f"The <{_local(model.tag)}> has no MiningSchema, so its inputs are unknown.")
+    inputs, targets = [], []
+    for mining in _children(schema, "MiningField"):
+        name = mining.get("name")
+        usage = mining.get("usageType", "active")
+        dd_field = data_fields.get(name)
+        if dd_field is None:
+            continue  # a derived field: computed inside the model
+        if usage in INPUT_USAGE:
+            inputs.append(_value_field(dd_field, mining))
+        elif usage in ("target", "predicted"):
+            targets.append(_value_field(dd_field, mining))
+    version = root.get("version", "")
+    algorithm = _local(model.tag)
+    if model.get("algorithmName"):
+        algorithm += f" ({model.get('algorithmName')})"
+    segmentation = _child(model, "Segmentation")
+    if segmentation is not None:
+        segments = _children(segmentation, "Segment")
+        inner = {_local(c.tag) for s in segments for c in s if _local(c.tag) in MODEL_ELEMENTS}
+        algorithm += f": {len(segments)} segments of {', '.join(sorted(inner)) or 'models'}, {segmentation.get('multipleModelMethod', '')}"
+    application = _child(_child(root, "Header") if _child(root, "Header") is not None else root, "Application")
+    return {
+        "function": model.get("functionName", ""),
+        "model_element": _local(model.tag),
+        "model_name": model.get("modelName", ""),
+        "algorithm": algorithm,
+        "pmml_version": version,
+        "inputs": inputs,
+        "targets": targets,
+        "producer": " ".join(filter(None, [application.get("name"), application.get("version")])) if application is not None else "",
+    }
+
+
+def _pmml_context():
+    """The per-process JVM that PMML4S runs in, started on first use."""
+    try:
+        from pypmml.base import PMMLContext
+    except ImportError as exc:  # pragma: no cover - pypmml is a pinned dependency
+        raise Unavailable("PMML support is not installed (pypmml).") from exc
+    with _jvm_lock:
+        java_opts = os.environ.get("MLSERVE_PMML_JAVA_OPTS", "-Xmx1g -XX:+UseSerialGC -Xshare:auto").split()
+        try:
+            return PMMLContext.getOrCreate(java_opts=java_opts, java_path=settings.MLSERVE_JAVA_PATH)
+        except Exception as exc:
+            raise Unavailable(
+                "PMML models need a Java runtime (JDK/JRE 11 or newer) on this server, and starting it failed: "
+                f"{exc}. Install Java (e.g. 'apt-get install default-jre-headless') or set MLSERVE_JAVA_PATH.",
+                code="engine_unavailable",
+            ) from exc
+
+
+def _load_model(path: Path):
+    _pmml_context()
+    from pypmml import Model
+
+    try:
+        return Model.fromFile(str(path))
+    except Exception as exc:
+        text = " ".join(str(a) for a in getattr(exc, "args", ()) if a) or type(exc).__name__
+        raise InvalidModel(f"The PMML evaluator (PMML4S) refused this document: {text[:500]}") from exc
+
+
+def _engine_version() -> str:
+    import pypmml
+
+    jars = Path(pypmml.__file__).parent / "jars"
+    pmml4s = next((p.name for p in jars.glob("pmml4s_*.jar")), "")
+    return pmml4s.split("-", 1)[-1].removesuffix(".jar") if pmml4s else pypmml.__version__
+
+
+def _output_fields(model, function: str, classes) -> tuple[list[Field], dict]:
+    """Our output schema, and which evaluator column feeds the label and each probability."""
+    columns = {"label": None, "probabilities": {}, "value": None, "cluster": None}
+    others = []
+    for out in model.outputFields:
+        feature = str(out.feature)
+        if feature == "predictedValue" and columns["label"] is None and columns["value"] is None:
+            columns["label" if function == "classification" else "value"] = out.name
+        elif feature == "probability" and out.value is not None:
+            columns["probabilities"][str(out.value)] = out.name
+        elif feature in ("entityId", "clusterId") and columns["cluster"] is None:
+            columns["cluster"] = out.name
+        else:
+            others.append(Field(name=out.name, type=DATA_TYPES.get(str(out.dataType), "string"), role="other"))
+    if function == "classification" and classes:
+        label_type = "integer" if all(isinstance(c, int) for c in classes) else "string"
+        outputs = class_output_fields(classes, label_type)
+        if not columns["probabilities"]:
+            outputs = outputs[:1]
+    elif function == "clustering":
+        outputs = [Field(name="cluster", type="string", optype="categorical", role="cluster")]
+    else:
+        outputs = [Field(name="prediction", type="double", role="value")]
+    return outputs + others, columns
+
+
+def inspect(path: Path, fmt: str = "pmml") -> tuple[ModelInfo, "PmmlPredictor"]:
+    root = parse_document(path)
+    schema = read_schema(root)
+    if not schema["inputs"]:
+        raise InvalidModel("The PMML model declares no active input fields in its MiningSchema.")
+    model = _load_model(path)
+    function = schema["function"] or str(model.functionName)
+    classes = None
+    if function == "classification":
+        classes = [python_scalar(c) for c in (model.classes or [])]
+        target = schema["targets"][0] if schema["targets"] else None
+        if target is not None and target.type == "integer":
+            classes = [_number(str(c), "integer") for c in classes]
+    outputs, columns = _output_fields(model, function, classes)
+    model_type = {"classification": "classification", "regression": "regression", "clustering": "clustering"}.get(
+        function, "other"
+    )
+    details = {
+        "pmml_version": schema["pmml_version"],
+        "model_element": schema["model_element"],
+        "model_name": schema["model_name"],
+        "producer": schema["producer"],
+        "targets": [t.to_dict() for t in schema["targets"]],
+        "output_columns": columns,
+    }
+    info = ModelInfo(
+        format="pmml",
+        model_type=model_type,
+        algorithm=schema["algorithm"],
+        engine="PMML4S (pypmml)",
+        engine_version=_engine_version(),
+        inputs=schema["inputs"],
+        outputs=outputs,
+        classes=classes,
+        details=details,
+    )
+    return info, PmmlPredictor(model, info)
+
+
+class PmmlPredictor:
+    def __init__(self, model, info: ModelInfo):
+        self.model = model
+        self.model_type = info.model_type
+        self.classes = info.classes
+        self.names = [f.name for f in info.inputs]
+        self.columns = info.details["output_columns"]
+        self.extra = [f.name for f in info.outputs if f.role == "other"]
+
+    def predict(self, batch: Batch) -> Prediction:
+        frame = batch.frame(self.names)
+        # The evaluator reads JSON: missing values must be null, not NaN.
+        frame = frame.astype(object).where(frame.notna(), None)
+        try:
+            result = self.model.predict(frame)
+        except Exception as exc:
+            text = " ".join(str(a) for a in getattr(exc, "args", ()) if a) or type(exc).__name__
+            raise InvalidModel(f"The PMML evaluator failed on this input: {text[:500]}", code="prediction_failed") from exc
+        if self.model_type == "classification":
+            label_col = self.columns["label"]
+            labels = [_label(v, self.classes) for v in result[label_col]] if label_col else [None] * batch.n_rows
+            proba = None
+            if self.columns["probabilities"]:
+                proba = np.column_stack(
+                    [result[self.columns["probabilities"][str(c)]].to_numpy(dtype=np.float64) for c in self.classes]
+                )
+            return Prediction(predictions=labels, probabilities=proba, classes=self.classes)
+        if self.model_type == "clustering" and self.columns["cluster"]:
+            return Prediction(predictions=[python_scalar(v) for v in result[self.columns["cluster"]]])
+        if self.columns["value"]:
+            return Prediction(predictions=[None if _missing(v) else float(v) for v in result[self.columns["value"]]])
+        return Prediction(predictions=result.to_dict(orient="records"))
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
+def _label(value, classes):
+    """The evaluator's label, typed like the class list (PMML4S may answer '1' for class 1)."""
+    if _missing(value):
+        return None
+    value = python_scalar(value)
+    if classes and value not in classes:
+        for c in classes:
+            if str(c) == str(value):
+                return c
+    return value
+
+
+def load(path: Path, info: ModelInfo) -> PmmlPredictor:
+    return PmmlPredictor(_load_model(path), info)

@@ -1,0 +1,246 @@
+"""scikit-learn estimators and pipelines: .skops (safe, allow-listed types) and
+.pkl/.joblib (pickle: runs code on load, so only for users allowed to upload code)."""
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from mlserve.errors import InvalidModel
+from models_registry.runtimes import Batch, Prediction
+from models_registry.schema import Field, ModelInfo, class_output_fields, python_scalar
+
+# Types that skops does not trust by default and that we reviewed: they hold
+# arrays and numbers only, and skops rebuilds them without running their code.
+SKOPS_ALLOWED_TYPES = {
+    "sklearn.tree._tree.Tree",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    "sklearn._loss.link.IdentityLink",
+    "sklearn._loss.link.LogitLink",
+    "sklearn._loss.link.MultinomialLogit",
+    "sklearn._loss.link.LogLink",
+    "sklearn._loss.loss.HalfSquaredError",
+    "sklearn._loss.loss.HalfBinomialLoss",
+    "sklearn._loss.loss.HalfMultinomialLoss",
+    "sklearn._loss.loss.HalfPoissonLoss",
+    "sklearn._loss.loss.AbsoluteError",
+    "sklearn._loss.loss.PinballLoss",
+    "sklearn._loss.loss.HuberLoss",
+    "sklearn._loss._loss.CyHalfSquaredError",
+    "sklearn._loss._loss.CyHalfBinomialLoss",
+    "sklearn._loss._loss.CyHalfMultinomialLoss",
+    "sklearn._loss._loss.CyHalfPoissonLoss",
+    "sklearn._loss._loss.CyAbsoluteError",
+    "sklearn._loss._loss.CyPinballLoss",
+    "sklearn._loss._loss.CyHuberLoss",
+    "collections.OrderedDict",
+    "numpy.dtype",
+}
+ENCODERS = ("OneHotEncoder", "OrdinalEncoder", "TargetEncoder")
+
+
+def _load_estimator(path: Path, fmt: str):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            if fmt == "skops":
+                import skops.io as sio
+
+                untrusted = sio.get_untrusted_types(file=str(path))
+                refused = sorted(set(untrusted) - SKOPS_ALLOWED_TYPES)
+                if refused:
+                    raise InvalidModel(
+                        "This .skops file contains types that mlserve does not load for safety: "
+                        + ", ".join(refused)
+                        + ". Export the model to ONNX, or ask an administrator to upload it as a pickle.",
+                        code="untrusted_types",
+                        details={"untrusted_types": refused},
+                    )
+                estimator = sio.load(str(path), trusted=list(untrusted))
+            else:
+                import joblib
+
+                estimator = joblib.load(path)
+        except InvalidModel:
+            raise
+        except Exception as exc:
+            kind = "skops file" if fmt == "skops" else "pickle"
+            raise InvalidModel(f"The {kind} could not be loaded: {type(exc).__name__}: {exc}") from exc
+    notes = sorted({str(w.message).splitlines()[0] for w in caught if "version" in str(w.message).lower()})
+    if not hasattr(estimator, "predict"):
+        raise InvalidModel(
+            f"The file holds a {type(estimator).__module__}.{type(estimator).__name__}, "
+            "not a fitted model with a predict() method."
+        )
+    try:
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(estimator)
+    except TypeError:
+        pass  # not a scikit-learn estimator (e.g. a bare object with predict); the probe decides
+    except Exception as exc:
+        raise InvalidModel(f"The estimator is not fitted: {exc}") from exc
+    return estimator, notes
+
+
+def _final_step(estimator):
+    steps = getattr(estimator, "steps", None)
+    return steps[-1][1] if steps else estimator
+
+
+def _model_type(estimator) -> str:
+    from sklearn.base import is_classifier, is_regressor
+
+    final = _final_step(estimator)
+    if is_classifier(estimator) and hasattr(final, "classes_"):
+        return "classification"
+    if is_regressor(estimator):
+        return "regression"
+    if getattr(final, "_estimator_type", None) == "clusterer" or type(final).__name__ in ("KMeans", "MiniBatchKMeans"):
+        return "clustering"
+    try:
+        from sklearn.base import ClusterMixin
+
+        if isinstance(final, ClusterMixin):
+            return "clustering"
+    except ImportError:
+        pass
+    return "other"
+
+
+def _algorithm(estimator) -> tuple[str, list[str]]:
+    steps = getattr(estimator, "steps", None)
+    if not steps:
+        return type(estimator).__name__, []
+    names = []
+    for _, step in steps:
+        if step == "passthrough" or step is None:
+            continue
+        names.append(type(step).__name__)
+    return f"{names[-1]} (Pipeline: {' → '.join(names)})", names
+
+
+def _categorical_columns(estimator, feature_names: list[str]) -> dict[str, list]:
+    """Columns that an encoder inside the model turns into categories, with the categories it knows."""
+    first = estimator.steps[0][1] if getattr(estimator, "steps", None) else estimator
+    found: dict[str, list] = {}
+    transformers = getattr(first, "transformers_", None)
+    if transformers is None:
+        return found
+    indices = getattr(first, "_transformer_to_input_indices", {})
+    for name, transformer, columns in transformers:
+        encoders = [transformer]
+        if hasattr(transformer, "steps"):
+            encoders = [s for _, s in transformer.steps]
+        encoder = next((e for e in encoders if type(e).__name__ in ENCODERS and hasattr(e, "categories_")), None)
+        if encoder is None:
+            continue
+        cols = [feature_names[i] for i in indices.get(name, [])] or [c for c in np.atleast_1d(columns) if isinstance(c, str)]
+        for col, cats in zip(cols, encoder.categories_):
+            found[col] = [python_scalar(c) for c in cats if not (isinstance(c, float) and np.isnan(c))]
+    return found
+
+
+def _input_fields(estimator) -> list[Field]:
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is not None:
+        names = [str(n) for n in names]
+    else:
+        n = getattr(estimator, "n_features_in_", None)
+        if n is None:
+            raise InvalidModel(
+                "Cannot tell how many input features this model takes (no n_features_in_ or feature_names_in_)."
+            )
+        names = [f"x{i}" for i in range(int(n))]
+    categorical = _categorical_columns(estimator, names)
+    fields = []
+    for name in names:
+        if name in categorical:
+            values = categorical[name]
+            kind = "string" if any(isinstance(v, str) for v in values) else "integer" if all(
+                isinstance(v, int) for v in values
+            ) else "double"
+            fields.append(Field(name=name, type=kind, optype="categorical", values=values))
+        else:
+            fields.append(Field(name=name, type="double"))
+    return fields
+
+
+def _label_type(classes) -> str:
+    if all(isinstance(c, bool) for c in classes):
+        return "boolean"
+    if all(isinstance(c, int) for c in classes):
+        return "integer"
+    if all(isinstance(c, (int, float)) for c in classes):
+        return "double"
+    return "string"
+
+
+def inspect(path: Path, fmt: str) -> tuple[ModelInfo, "SklearnPredictor"]:
+    import sklearn
+
+    estimator, notes = _load_estimator(path, fmt)
+    model_type = _model_type(estimator)
+    algorithm, steps = _algorithm(estimator)
+    inputs = _input_fields(estimator)
+    classes = None
+    if model_type == "classification":
+        classes = [python_scalar(c) for c in _final_step(estimator).classes_]
+        outputs = class_output_fields(classes, _label_type(classes))
+    elif model_type == "clustering":
+        n = getattr(_final_step(estimator), "n_clusters", None)
+        outputs = [
+            Field(
+                name="cluster",
+                type="integer",
+                optype="categorical",
+                values=list(range(n)) if isinstance(n, int) else None,
+                role="cluster",
+            )
+        ]
+    else:
+        outputs = [Field(name="prediction", type="double", role="value")]
+    details = {"steps": steps, "estimator": type(_final_step(estimator)).__name__}
+    if notes:
+        details["warnings"] = notes
+    info = ModelInfo(
+        format=fmt,
+        model_type=model_type,
+        algorithm=algorithm,
+        engine="scikit-learn",
+        engine_version=sklearn.__version__,
+        inputs=inputs,
+        outputs=outputs,
+        classes=classes,
+        details=details,
+    )
+    return info, SklearnPredictor(estimator, info)
+
+
+class SklearnPredictor:
+    def __init__(self, estimator, info: ModelInfo):
+        self.estimator = estimator
+        self.model_type = info.model_type
+        self.names = [f.name for f in info.inputs]
+        self.by_name = getattr(estimator, "feature_names_in_", None) is not None
+        self.classes = list(info.classes) if info.classes is not None else None
+        self.has_proba = hasattr(estimator, "predict_proba")
+
+    def _features(self, batch: Batch):
+        # Models fitted on a DataFrame look columns up by name (and may mix types).
+        return batch.frame(self.names) if self.by_name else batch.matrix(self.names)
+
+    def predict(self, batch: Batch) -> Prediction:
+        X = self._features(batch)
+        if self.model_type == "classification":
+            labels = [python_scalar(v) for v in self.estimator.predict(X)]
+            proba = self.estimator.predict_proba(X) if self.has_proba else None
+            return Prediction(predictions=labels, probabilities=proba, classes=self.classes)
+        values = np.asarray(self.estimator.predict(X))
+        return Prediction(predictions=values.tolist())
+
+
+def load(path: Path, info: ModelInfo) -> SklearnPredictor:
+    estimator, _ = _load_estimator(path, info.format)
+    return SklearnPredictor(estimator, info)

@@ -1,0 +1,136 @@
+"""XGBoost boosters saved with save_model (JSON or UBJSON): data only, safe to load."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from mlserve.errors import InvalidModel
+from models_registry.runtimes import Batch, Prediction
+from models_registry.schema import Field, ModelInfo, class_output_fields
+
+FEATURE_TYPES = {
+    "q": ("double", "continuous"),
+    "float": ("double", "continuous"),
+    "int": ("integer", "continuous"),
+    "i": ("boolean", "categorical"),
+    "c": ("integer", "categorical"),
+}
+
+
+def _load_booster(path: Path):
+    import xgboost as xgb
+
+    booster = xgb.Booster()
+    try:
+        booster.load_model(str(path))
+    except Exception as exc:  # XGBoostError and friends: a corrupt or truncated file
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InvalidModel(f"XGBoost could not load this model: {message}") from exc
+    return booster
+
+
+def _objective(config: dict) -> tuple[str, int]:
+    learner = config["learner"]
+    objective = learner["objective"]["name"]
+    num_class = int(learner.get("learner_model_param", {}).get("num_class", "0") or 0)
+    return objective, num_class
+
+
+def _model_type(objective: str) -> str:
+    if objective.startswith(("binary:", "multi:")):
+        return "classification"
+    if objective.startswith("rank:"):
+        return "ranking"
+    return "regression"
+
+
+def inspect(path: Path, fmt: str = "xgboost") -> tuple[ModelInfo, "XGBoostPredictor"]:
+    import xgboost as xgb
+
+    booster = _load_booster(path)
+    config = json.loads(booster.save_config())
+    objective, num_class = _objective(config)
+    n_features = booster.num_features()
+    names = booster.feature_names or [f"f{i}" for i in range(n_features)]
+    types = booster.feature_types or ["float"] * n_features
+    inputs = []
+    for name, ftype in zip(names, types):
+        kind, optype = FEATURE_TYPES.get(ftype, ("double", "continuous"))
+        inputs.append(Field(name=name, type=kind, optype=optype))
+
+    model_type = _model_type(objective)
+    classes = None
+    if model_type == "classification":
+        classes = list(range(num_class if objective.startswith("multi:") else 2))
+        outputs = class_output_fields(classes, "integer")
+        if objective == "binary:hinge":
+            outputs = outputs[:1]  # hinge gives labels, no probabilities
+    else:
+        outputs = [Field(name="prediction", type="double", role="value")]
+
+    booster_name = config["learner"]["gradient_booster"]["name"]
+    rounds = booster.num_boosted_rounds()
+    info = ModelInfo(
+        format="xgboost",
+        model_type=model_type,
+        algorithm=f"XGBoost {booster_name} ({rounds} boosting rounds, objective {objective})",
+        engine="xgboost",
+        engine_version=xgb.__version__,
+        inputs=inputs,
+        outputs=outputs,
+        classes=classes,
+        details={"objective": objective, "num_class": num_class, "booster": booster_name, "rounds": rounds},
+    )
+    return info, XGBoostPredictor(booster, info)
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _softmax(x):
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+class XGBoostPredictor:
+    def __init__(self, booster, info: ModelInfo):
+        self.booster = booster
+        self.names = [f.name for f in info.inputs]
+        self.objective = info.details.get("objective", "")
+        self.model_type = info.model_type
+        self.classes = info.classes
+        # Checking names against ours on every call costs time and says nothing new.
+        self.booster.feature_names = None
+        self.booster.feature_types = None
+
+    def predict(self, batch: Batch) -> Prediction:
+        X = batch.matrix(self.names, np.float32)
+        if self.model_type != "classification":
+            return Prediction(predictions=self.booster.inplace_predict(X).tolist())
+
+        objective = self.objective
+        if objective == "binary:hinge":
+            labels = self.booster.inplace_predict(X).astype(int)
+            return Prediction(predictions=labels.tolist(), classes=self.classes)
+        if objective == "multi:softmax":
+            proba = _softmax(self.booster.inplace_predict(X, predict_type="margin"))
+        elif objective == "binary:logitraw":
+            p = _sigmoid(self.booster.inplace_predict(X))
+            proba = np.column_stack([1 - p, p])
+        elif objective.startswith("binary:"):
+            p = self.booster.inplace_predict(X)
+            proba = np.column_stack([1 - p, p])
+        else:
+            proba = self.booster.inplace_predict(X)
+        # XGBClassifier.predict: the most probable class (ties and 0.5 go to the lower class).
+        if proba.shape[1] == 2:
+            labels = (proba[:, 1] > 0.5).astype(int)
+        else:
+            labels = proba.argmax(axis=1)
+        return Prediction(predictions=labels.tolist(), probabilities=proba, classes=self.classes)
+
+
+def load(path: Path, info: ModelInfo) -> XGBoostPredictor:
+    return XGBoostPredictor(_load_booster(path), info)

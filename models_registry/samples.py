@@ -1,0 +1,51 @@
+"""A valid example record for any schema: the probe prediction at upload, the
+test form's "fill with a sample" button and the JSON prefill all use it."""
+
+import math
+
+from models_registry.schema import Field
+
+
+def _concrete_shape(shape: list | None) -> list[int]:
+    # Symbolic dimensions ("N", None) get 1: the smallest valid size.
+    return [d if isinstance(d, int) and d > 0 else 1 for d in (shape or [])]
+
+
+def _nested(shape: list[int], value):
+    if not shape:
+        return value
+    return [_nested(shape[1:], value) for _ in range(shape[0])]
+
+
+def sample_value(field: Field):
+    if field.values:
+        return field.values[0]
+    if field.is_tensor:
+        element = field.element_type
+        zero = "" if element == "string" else False if element == "boolean" else 0 if element == "integer" else 0.0
+        return _nested(_concrete_shape(field.shape), zero)
+    interval = field.interval or {}
+    low, high = interval.get("min"), interval.get("max")
+    if field.type in ("float", "double"):
+        if low is not None and high is not None:
+            return (low + high) / 2
+        if low is not None:
+            return float(low)
+        if high is not None:
+            return float(min(high, 0.0))
+        return 0.0
+    if field.type == "integer":
+        if low is not None and high is not None:
+            return int(math.floor((low + high) / 2))
+        if low is not None:
+            return int(math.ceil(low))
+        if high is not None:
+            return int(min(math.floor(high), 0))
+        return 0
+    if field.type == "boolean":
+        return False
+    return "a"
+
+
+def sample_record(fields: list[Field]) -> dict:
+    return {f.name: sample_value(f) for f in fields}

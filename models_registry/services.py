@@ -1,0 +1,236 @@
+"""Writes for the model registry: upload, new version, edit, delete.
+
+Pages, the API and management commands all call these, so a model is validated,
+stored and removed the same way wherever it comes from.
+"""
+
+import logging
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
+
+from accounts.models import User
+from mlserve.errors import ApplicationError, Conflict, NameTaken, NotAllowed
+from models_registry import artifacts, model_cache
+from models_registry.models import NAME_VALIDATOR, ModelVersion, RegisteredModel, artifact_path
+from models_registry.runtimes import CODE_FORMATS, Predictor, inspect_artifact
+from models_registry.runtimes.detect import detect_format
+from models_registry.schema import ModelInfo, fields_from_json, fields_to_json
+
+log = logging.getLogger(__name__)
+
+CODE_PERMISSION = "models_registry.upload_code"
+
+
+def can_upload_code(user: User) -> bool:
+    return user.has_perm(CODE_PERMISSION)
+
+
+# Page paths that a model name would shadow (/models/new/).
+RESERVED_NAMES = {"new"}
+
+
+def validate_model_name(name: str) -> str:
+    name = (name or "").strip()
+    try:
+        NAME_VALIDATOR(name)
+        if name.lower() in RESERVED_NAMES:
+            raise ValidationError("reserved")
+    except ValidationError:
+        raise ApplicationError(
+            f"Invalid model name {name!r}: {NAME_VALIDATOR.message}", code="invalid_name", details={"fields": {"name": NAME_VALIDATOR.message}}
+        ) from None
+    return name
+
+
+def _inspect_staged(staged: artifacts.StagedFile, user: User) -> tuple[str, str, ModelInfo, Predictor]:
+    fmt, extension = detect_format(staged.path, staged.filename)
+    # Some engines (xgboost) tell JSON from UBJSON by the file's extension.
+    staged.path = staged.path.rename(staged.path.with_suffix(extension))
+    if fmt in CODE_FORMATS and not can_upload_code(user):
+        raise NotAllowed(
+            "Pickle and joblib files run code when they are loaded, so only users with the "
+            "'upload code' permission may upload them. Save the model with skops (skops.io.dump) "
+            "or convert it to ONNX (skl2onnx), and upload that instead.",
+            code="code_upload_forbidden",
+        )
+    info, predictor = inspect_artifact(staged.path, fmt)
+    return fmt, extension, info, predictor
+
+
+def _store_version(
+    *, model: RegisteredModel, number: int, staged: artifacts.StagedFile, fmt: str, extension: str, info: ModelInfo, user: User
+) -> ModelVersion:
+    """Create the version row and move the file in; both or neither (call inside a transaction)."""
+    version = ModelVersion(
+        model=model,
+        number=number,
+        original_filename=staged.filename[:255],
+        sha256=staged.sha256,
+        format=fmt,
+        size=staged.size,
+        model_type=info.model_type,
+        algorithm=info.algorithm[:300],
+        engine=info.engine,
+        engine_version=info.engine_version,
+        inputs=fields_to_json(info.inputs),
+        outputs=fields_to_json(info.outputs),
+        classes=info.classes,
+        details=info.details,
+        uploaded_by=user,
+    )
+    name = artifact_path(version, f"{staged.sha256[:16]}{extension}")
+    version.artifact.name = name
+    version.save()
+    artifacts.keep(staged, name)
+    return version
+
+
+def _upload(*, model: RegisteredModel | None, owner: User, name: str, description: str, upload) -> ModelVersion:
+    staged = artifacts.stage_upload(upload)
+    stored_name = None
+    try:
+        fmt, extension, info, predictor = _inspect_staged(staged, owner)
+        try:
+            with transaction.atomic():
+                if model is None:
+                    model = RegisteredModel.objects.create(owner=owner, name=name, description=description)
+                    next_number = 1
+                else:
+                    # Lock the model row so two uploads cannot take the same number.
+                    RegisteredModel.objects.select_for_update().filter(pk=model.pk).first()
+                    last = model.versions.order_by("-number").values_list("number", flat=True).first() or 0
+                    next_number = last + 1
+                version = _store_version(
+                    model=model, number=next_number, staged=staged, fmt=fmt, extension=extension, info=info, user=owner
+                )
+                stored_name = version.artifact.name
+        except IntegrityError:
+            if stored_name:
+                artifacts.remove([stored_name])
+            raise NameTaken(f"You already have a model named {name!r}; choose another name or upload a new version.") from None
+        except BaseException:
+            if stored_name:
+                artifacts.remove([stored_name])
+            raise
+    finally:
+        staged.discard()
+    model_cache.put_predictor(version, predictor)
+    log.info("model %s v%s uploaded by %s (%s, %s)", model.name, version.number, owner, fmt, info.algorithm)
+    return version
+
+
+def model_create(*, owner: User, name: str, upload, description: str = "") -> ModelVersion:
+    """Register a new model from an uploaded file; returns its first version."""
+    name = validate_model_name(name)
+    if RegisteredModel.objects.filter(owner=owner, name=name).exists():
+        raise NameTaken(f"You already have a model named {name!r}; choose another name or upload a new version.")
+    return _upload(model=None, owner=owner, name=name, description=description, upload=upload)
+
+
+def model_version_add(*, model: RegisteredModel, user: User, upload) -> ModelVersion:
+    return _upload(model=model, owner=user, name=model.name, description="", upload=upload)
+
+
+FIELD_EDITABLE = ("description", "interval", "values", "required")
+
+
+def _apply_field_edits(fields: list[dict], edits: dict) -> list[dict]:
+    fields = fields_from_json(fields)
+    by_name = {f.name: f for f in fields}
+    unknown = sorted(set(edits) - set(by_name))
+    if unknown:
+        raise ApplicationError(
+            f"Unknown field(s): {', '.join(unknown)}. The model's fields are: {', '.join(by_name)}.",
+            code="invalid_request",
+        )
+    for name, change in edits.items():
+        field = by_name[name]
+        if not isinstance(change, dict):
+            raise ApplicationError(f"The edit for field {name!r} must be an object.", code="invalid_request")
+        bad_keys = sorted(set(change) - set(FIELD_EDITABLE))
+        if bad_keys:
+            raise ApplicationError(
+                f"Field {name!r}: only {', '.join(FIELD_EDITABLE)} can be edited, not {', '.join(bad_keys)}.",
+                code="invalid_request",
+            )
+        if "description" in change:
+            field.description = str(change["description"] or "")[:1000]
+        if "interval" in change:
+            field.interval = _clean_interval(name, field, change["interval"])
+        if "values" in change:
+            field.values = _clean_values(name, field, change["values"])
+        if "required" in change:
+            field.required = bool(change["required"])
+    return fields_to_json(fields)
+
+
+def _clean_interval(name: str, field, interval):
+    if interval in (None, {}):
+        return None
+    if field.type not in ("float", "double", "integer"):
+        raise ApplicationError(f"Field {name!r} is {field.type}: only numeric fields have a range.", code="invalid_request")
+    if not isinstance(interval, dict) or set(interval) - {"min", "max"}:
+        raise ApplicationError(f"Field {name!r}: a range is {{'min': number, 'max': number}}.", code="invalid_request")
+    cleaned = {}
+    for key in ("min", "max"):
+        value = interval.get(key)
+        if value is None or value == "":
+            continue
+        try:
+            cleaned[key] = float(value)
+        except (TypeError, ValueError):
+            raise ApplicationError(f"Field {name!r}: range {key} must be a number, got {value!r}.", code="invalid_request") from None
+    if "min" in cleaned and "max" in cleaned and cleaned["min"] > cleaned["max"]:
+        raise ApplicationError(f"Field {name!r}: range min {cleaned['min']} is above max {cleaned['max']}.", code="invalid_request")
+    return cleaned or None
+
+
+def _clean_values(name: str, field, values):
+    if values in (None, []):
+        return None
+    if not isinstance(values, list):
+        raise ApplicationError(f"Field {name!r}: allowed values must be a list.", code="invalid_request")
+    return list(dict.fromkeys(values))
+
+
+def model_update(
+    *, model: RegisteredModel, description: str | None = None, fields: dict | None = None, version: ModelVersion | None = None
+) -> RegisteredModel:
+    """Edit the description and, on one version (the latest by default), field descriptions and ranges."""
+    with transaction.atomic():
+        if description is not None:
+            model.description = description
+            model.save(update_fields=["description", "updated"])
+        if fields:
+            version = version or model.latest_version
+            if "inputs" in fields or "outputs" in fields:
+                inputs_edits, outputs_edits = fields.get("inputs", {}), fields.get("outputs", {})
+            else:
+                inputs_edits, outputs_edits = fields, {}
+            if inputs_edits:
+                version.inputs = _apply_field_edits(version.inputs, inputs_edits)
+            if outputs_edits:
+                version.outputs = _apply_field_edits(version.outputs, outputs_edits)
+            version.save(update_fields=["inputs", "outputs"])
+            model.save(update_fields=["updated"])
+    return model
+
+
+def model_delete(*, model: RegisteredModel) -> None:
+    """Delete the model, its versions and their files (after the rows are gone for good)."""
+    versions = list(model.versions.all())
+    names = [v.artifact.name for v in versions]
+    try:
+        with transaction.atomic():
+            model.delete()
+            transaction.on_commit(lambda: artifacts.remove(names))
+    except ProtectedError as exc:
+        users = sorted({str(obj) for obj in exc.protected_objects})
+        raise Conflict(
+            f"Model {model.name!r} is in use by deployment(s) {', '.join(users)}; delete those first.",
+            code="model_in_use",
+        ) from None
+    for version in versions:
+        model_cache.evict(version)

@@ -1,0 +1,141 @@
+"""Every bad file gets a clear 4xx with a reason, and leaves no file and no row behind."""
+
+import io
+import os
+import zipfile
+
+import pytest
+
+from models_registry.models import ModelVersion, RegisteredModel
+
+
+def onnx_that_fails_at_run_time() -> bytes:
+    """A valid graph whose Reshape cannot work on any input: loads, but the probe fails."""
+    from onnx import TensorProto, helper
+
+    shape = helper.make_tensor("shape", TensorProto.INT64, [2], [3, 5])
+    node = helper.make_node("Reshape", ["X", "shape"], ["Y"])
+    graph = helper.make_graph(
+        [node],
+        "broken",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, 4])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [3, 5])],
+        initializer=[shape],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+def zip_bytes(**members) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>
+<PMML xmlns="http://www.dmg.org/PMML-4_4" version="4.4"><Header>&lol2;</Header></PMML>"""
+
+XXE = b"""<?xml version="1.0"?>
+<!DOCTYPE PMML [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<PMML xmlns="http://www.dmg.org/PMML-4_4" version="4.4"><Header description="&xxe;"/></PMML>"""
+
+
+def bad_files(model_files):
+    onnx = model_files["iris_logreg.onnx"].read_bytes()
+    xgb = model_files["iris_xgb.json"].read_bytes()
+    return {
+        "empty file": ("model.onnx", b"", 400, "empty"),
+        "random bytes": ("model.bin", os.urandom(4096), 400, "format"),
+        "random bytes named onnx": ("model.onnx", b"\x99" + os.urandom(2048), 400, "onnx"),
+        "truncated onnx": ("model.onnx", onnx[: len(onnx) // 2], 400, "onnx"),
+        "xml that is not pmml": ("model.xml", b"<?xml version='1.0'?><html><body/></html>", 400, "not <pmml>"),
+        "broken xml": ("model.pmml", b"<PMML><DataDictionary></PMML>", 400, "xml"),
+        "pmml without a model": (
+            "model.pmml",
+            b'<PMML xmlns="http://www.dmg.org/PMML-4_4" version="4.4"><DataDictionary/></PMML>',
+            400,
+            "model element",
+        ),
+        "billion laughs pmml": ("model.pmml", BILLION_LAUGHS, 400, "entities"),
+        "xxe pmml": ("model.pmml", XXE, 400, "entities"),
+        "zip named onnx": ("model.onnx", zip_bytes(**{"model.onnx": onnx}), 400, "zip"),
+        "json that is not xgboost": ("model.json", b'{"hello": "world"}', 400, "xgboost"),
+        "truncated xgboost json": ("model.json", xgb[: len(xgb) // 2], 400, "xgboost"),
+        "a png image": ("model.png", b"\x89PNG\r\n\x1a\n" + os.urandom(200), 400, "format"),
+        "plain text": ("model.txt", b"this is not a model\n", 400, "format"),
+        "onnx whose probe fails": ("model.onnx", onnx_that_fails_at_run_time(), 400, "sample input"),
+        "skops with untrusted types": ("model.skops", zip_bytes(**{"schema.json": b"{}"}), 400, "skops"),
+    }
+
+
+CASES = [
+    "empty file",
+    "random bytes",
+    "random bytes named onnx",
+    "truncated onnx",
+    "xml that is not pmml",
+    "broken xml",
+    "pmml without a model",
+    "billion laughs pmml",
+    "xxe pmml",
+    "zip named onnx",
+    "json that is not xgboost",
+    "truncated xgboost json",
+    "a png image",
+    "plain text",
+    "onnx whose probe fails",
+    "skops with untrusted types",
+]
+
+
+def assert_nothing_stored(data_dir):
+    assert RegisteredModel.objects.count() == 0
+    assert ModelVersion.objects.count() == 0
+    assert not [p for p in (data_dir / "media").rglob("*") if p.is_file()]
+    assert not [p for p in (data_dir / "tmp").rglob("*") if p.is_file()]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_bad_file_is_refused_with_a_reason_and_leaves_nothing(api, model_files, isolated_data_dir, case):
+    filename, content, status, words = bad_files(model_files)[case]
+    response = api.post(
+        "/api/v1/models", {"name": "bad", "file": _named(content, filename)}, format="multipart"
+    )
+    assert response.status_code == status, response.content
+    error = response.json()["error"]
+    assert error["code"] and error["message"]
+    assert words in error["message"].lower(), error["message"]
+    assert_nothing_stored(isolated_data_dir)
+
+
+def _named(content: bytes, filename: str):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(filename, content)
+
+
+def test_a_bad_new_version_keeps_the_old_one(api, upload_model, model_files):
+    assert upload_model("iris_logreg.skops", name="iris").status_code == 201
+    response = api.post("/api/v1/models/iris/versions", {"file": _named(b"garbage", "x.onnx")}, format="multipart")
+    assert response.status_code == 400
+    version = ModelVersion.objects.get()
+    assert version.number == 1 and version.artifact.storage.exists(version.artifact.name)
+
+
+def test_a_file_over_the_upload_limit_is_413(api, settings, model_files, isolated_data_dir):
+    settings.MLSERVE_MAX_UPLOAD_SIZE = 1000
+    response = api.post("/api/v1/models", {"name": "big", "file": _named(b"\x08" + b"x" * 5000, "big.onnx")}, format="multipart")
+    assert response.status_code == 413
+    assert "upload limit" in response.json()["error"]["message"]
+    assert_nothing_stored(isolated_data_dir)
+
+
+def test_a_request_declaring_a_huge_body_is_refused_before_reading_it(api, settings):
+    settings.MLSERVE_MAX_UPLOAD_SIZE = 10
+    response = api.post("/api/v1/models", {"name": "big", "file": _named(b"x" * (2 * 1024 * 1024), "big.onnx")}, format="multipart")
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "too_large"

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from models_registry import views
+
+app_name = "models_registry"
+
+urlpatterns = [
+    path("", views.model_list, name="list"),
+    path("new/", views.model_upload, name="upload"),
+    path("<str:name>/", views.model_detail, name="detail"),
+    path("<str:name>/edit/", views.model_edit, name="edit"),
+    path("<str:name>/versions/new/", views.version_upload, name="version_upload"),
+    path("<str:name>/delete/", views.model_delete, name="delete"),
+]
