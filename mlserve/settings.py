@@ -196,6 +196,12 @@ os.makedirs(FILE_UPLOAD_TEMP_DIR, exist_ok=True)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("MLSERVE_MAX_JSON_BODY_SIZE", 20 * 1024 * 1024)
 
+# Prediction inputs: rows per synchronous request, and what a ZIP or an image may hold.
+MLSERVE_MAX_ROWS_PER_REQUEST = envint("MLSERVE_MAX_ROWS_PER_REQUEST", 100_000)
+MLSERVE_ZIP_MAX_MEMBERS = envint("MLSERVE_ZIP_MAX_MEMBERS", 10_000)
+MLSERVE_ZIP_MAX_BYTES = envint("MLSERVE_ZIP_MAX_BYTES", 512 * 1024 * 1024)
+MLSERVE_MAX_IMAGE_PIXELS = envint("MLSERVE_MAX_IMAGE_PIXELS", 40_000_000)
+
 # Models loaded and kept in memory per process (least recently used evicted first).
 MLSERVE_MODEL_CACHE_SIZE = envint("MLSERVE_MODEL_CACHE_SIZE", 16)
 # Threads each ONNX Runtime session may use; 1 suits several web workers per core.

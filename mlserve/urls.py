@@ -1,6 +1,4 @@
 from django.contrib import admin
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 

@@ -53,3 +53,114 @@ class ModelEditForm(BootstrapMixin, forms.Form):
                 }
             edits[field.name] = change
         return edits
+
+
+class PredictionForm(BootstrapMixin, forms.Form):
+    """One input per schema field: numbers with their range, selects for allowed values,
+    an image picker for image inputs. Values stay text: the input layer coerces and
+    validates them, so the page shows the same messages as the API."""
+
+    def __init__(self, *args, schema=(), image_input: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.schema_fields = list(schema)
+        for field in self.schema_fields:
+            label = field.name
+            help_text = field.description or field.type
+            if field.name == image_input:
+                form_field = forms.FileField(label=label, required=False, help_text="An image (PNG, JPEG...)")
+                form_field.widget.attrs["accept"] = "image/*"
+            elif field.is_tensor:
+                form_field = forms.CharField(
+                    label=label,
+                    required=False,
+                    widget=forms.Textarea(attrs={"rows": 2, "class": "mono"}),
+                    help_text=f"A JSON list of shape {field.shape}",
+                )
+            elif field.values:
+                choices = [("", "—")] + [(str(v), str(v)) for v in field.values]
+                form_field = forms.ChoiceField(label=label, required=False, choices=choices, help_text=help_text)
+            elif field.type == "boolean":
+                form_field = forms.ChoiceField(
+                    label=label, required=False, choices=[("", "—"), ("true", "true"), ("false", "false")], help_text=help_text
+                )
+            elif field.type in ("float", "double", "integer"):
+                attrs = {"step": "1" if field.type == "integer" else "any"}
+                interval = field.interval or {}
+                if interval.get("min") is not None:
+                    attrs["min"] = interval["min"]
+                if interval.get("max") is not None:
+                    attrs["max"] = interval["max"]
+                bounds = f" in [{interval.get('min', '−∞')}, {interval.get('max', '+∞')}]" if interval else ""
+                form_field = forms.CharField(
+                    label=label, required=False, widget=forms.NumberInput(attrs=attrs), help_text=help_text + bounds
+                )
+            else:
+                form_field = forms.CharField(label=label, required=False, help_text=help_text)
+            self.fields[field.name] = form_field
+
+    def record(self, image_input: str | None = None) -> dict:
+        """The submitted values as one JSON record for the input layer."""
+        import base64
+        import json
+
+        record = {}
+        for field in self.schema_fields:
+            if field.name == image_input:
+                upload = self.files.get(field.name)
+                if upload:
+                    record[field.name] = {"b64": base64.b64encode(upload.read()).decode()}
+                continue
+            value = self.data.get(field.name, "")
+            if value == "":
+                if field.required:
+                    record[field.name] = None
+                continue
+            if field.is_tensor:
+                try:
+                    value = json.loads(value)
+                except json.JSONDecodeError:
+                    pass  # the input layer says what it expected
+            record[field.name] = value
+        return record
+
+
+class PreprocessingForm(BootstrapMixin, forms.Form):
+    width = forms.IntegerField(min_value=1, max_value=4096)
+    height = forms.IntegerField(min_value=1, max_value=4096)
+    colors = forms.ChoiceField(choices=[("L", "grayscale (L)"), ("RGB", "RGB")], help_text="The image mode")
+    layout = forms.ChoiceField(choices=[(v, v) for v in ("NCHW", "NHWC", "HW", "flat")])
+    scale = forms.FloatField(help_text="Pixel values 0..255 are multiplied by this (1/255 = 0.00392…)")
+    mean = forms.CharField(help_text="Per channel, comma-separated (after scaling)")
+    std = forms.CharField(help_text="Per channel, comma-separated")
+
+    @classmethod
+    def from_config(cls, config: dict, data=None):
+        initial = {
+            "width": config["size"][0],
+            "height": config["size"][1],
+            "colors": config["mode"],
+            "layout": config["layout"],
+            "scale": config["scale"],
+            "mean": ", ".join(str(v) for v in config["mean"]),
+            "std": ", ".join(str(v) for v in config["std"]),
+        }
+        return cls(data, initial=initial)
+
+    def config(self) -> dict:
+        data = self.cleaned_data
+
+        def numbers(text):
+            return [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
+
+        try:
+            mean, std = numbers(data["mean"]), numbers(data["std"])
+        except ValueError:
+            raise forms.ValidationError("mean and std are comma-separated numbers") from None
+        return {
+            "size": [data["width"], data["height"]],
+            "mode": data["colors"],
+            "layout": data["layout"],
+            "scale": data["scale"],
+            "mean": mean,
+            "std": std,
+        }

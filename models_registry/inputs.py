@@ -13,8 +13,11 @@ A required field that is missing, a value of the wrong type, outside the allowed
 values or outside the field's range is an error naming the field and the row.
 """
 
+import base64
+import binascii
 import math
-from dataclasses import dataclass, field as dataclass_field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 
 import numpy as np
 
@@ -198,7 +201,7 @@ def _numeric_fast(field: Field, raw) -> np.ndarray | None:
     return array.astype(NUMPY_TYPES[field.type], copy=False)
 
 
-def coerce_column(field: Field, raw, first_row: int = 0) -> np.ndarray:
+def coerce_column(field: Field, raw, first_row: int = 0, image_config: dict | None = None) -> np.ndarray:
     """Every value of one field; FieldError names the first bad row."""
     if field.type in ("float", "double", "integer") and not field.is_tensor:
         fast = _numeric_fast(field, raw)
@@ -214,10 +217,14 @@ def coerce_column(field: Field, raw, first_row: int = 0) -> np.ndarray:
             values.append(np.nan if field.type in ("float", "double") else None)
             continue
         try:
+            if field.is_tensor and isinstance(value, dict):
+                value = _b64_image(field, value, image_config)
             values.append(coerce_value(field, value))
         except FieldError as exc:
             exc.row = first_row + i
             raise
+        except InvalidInput as exc:
+            raise FieldError(exc.message, row=first_row + i) from None
     if field.is_tensor:
         return np.stack(values) if values else np.empty((0, *(_fixed_shape(field) or [])))
     if field.type in ("float", "double"):
@@ -227,8 +234,26 @@ def coerce_column(field: Field, raw, first_row: int = 0) -> np.ndarray:
     return np.asarray(values, dtype=object)
 
 
-def batch_from_columns(columns: dict[str, object], n_rows: int, fields: list[Field], first_row: int = 0) -> ParsedInput:
+def _b64_image(field: Field, value: dict, config: dict | None) -> np.ndarray:
+    """{"b64": "<base64 of a PNG/JPEG>"} for an image input, as TensorFlow Serving takes it."""
+    from models_registry.images import tensor_from_image_bytes
+
+    if set(value) != {"b64"} or not isinstance(value["b64"], str):
+        raise FieldError('an image is sent as {"b64": "<base64 of the PNG or JPEG file>"}')
+    try:
+        data = base64.b64decode(value["b64"], validate=True)
+    except (binascii.Error, ValueError):
+        raise FieldError("the b64 value is not valid base64") from None
+    if config and config.get("field") not in (None, field.name):
+        config = None
+    return tensor_from_image_bytes(data, field, config, name=field.name)
+
+
+def batch_from_columns(
+    columns: dict[str, object], n_rows: int, fields: list[Field], first_row: int = 0, image_config: dict | None = None
+) -> ParsedInput:
     """Raw columns (lists or arrays, keyed by field name) to a validated Batch."""
+    columns = _stack_into_vector(columns, n_rows, fields)
     known = {f.name for f in fields}
     ignored = [name for name in columns if name not in known]
     missing = [f.name for f in fields if f.name not in columns and f.required]
@@ -245,17 +270,48 @@ def batch_from_columns(columns: dict[str, object], n_rows: int, fields: list[Fie
         if raw is None:
             raw = [None] * n_rows
         try:
-            coerced[field.name] = coerce_column(field, raw, first_row)
+            coerced[field.name] = coerce_column(field, raw, first_row, image_config)
         except FieldError as exc:
             _fail({field.name: exc.message}, exc.row, n_rows if n_rows > 1 else 1)
     return ParsedInput(batch=Batch(columns=coerced, n_rows=n_rows), ignored_fields=ignored)
+
+
+def vector_field(fields: list[Field]) -> Field | None:
+    """The one input of a model that takes a single [N, F] tensor (e.g. ONNX from skl2onnx)."""
+    if len(fields) == 1 and fields[0].is_tensor and len(fields[0].shape or []) == 1:
+        return fields[0]
+    return None
+
+
+def _stack_into_vector(columns: dict, n_rows: int, fields: list[Field]) -> dict:
+    """F named columns for a model whose only input is a vector of F: stacked in the order given."""
+    vector = vector_field(fields)
+    if vector is None or vector.name in columns or not columns:
+        return columns
+    width = vector.shape[0]
+    if isinstance(width, int) and len(columns) != width:
+        raise InvalidInput(
+            f"This model takes one input {vector.name!r} of {width} numbers per row; "
+            f"{len(columns)} columns were sent ({', '.join(map(str, list(columns)[:8]))}). "
+            f'Send {{"{vector.name}": [...{width} numbers...]}}, or exactly {width} columns in order.',
+            details={"fields": {vector.name: f"expected {width} values per row"}},
+        )
+    try:
+        matrix = np.column_stack([np.asarray(c, dtype=np.float64) for c in columns.values()]) if n_rows else []
+    except (TypeError, ValueError):
+        raise InvalidInput(
+            f"Every column must hold numbers for input {vector.name!r}.", details={"fields": {vector.name: "expected numbers"}}
+        ) from None
+    return {vector.name: list(matrix)}
 
 
 def batch_from_records(records: list, fields: list[Field]) -> Batch:
     return parse_records(records, fields).batch
 
 
-def parse_records(records: list, fields: list[Field]) -> ParsedInput:
+def parse_records(records: list, fields: list[Field], first_row: int = 0, image_config: dict | None = None) -> ParsedInput:
+    if not records:
+        raise InvalidInput("The request holds no rows to predict.", code="empty_input")
     for i, record in enumerate(records):
         if not isinstance(record, dict):
             raise InvalidInput(
@@ -265,7 +321,7 @@ def parse_records(records: list, fields: list[Field]) -> ParsedInput:
     names = list(dict.fromkeys(k for r in records for k in r)) if len(records) != 1 else list(records[0])
     columns = {name: [r.get(name) for r in records] for name in names}
     # A field present in some rows only: the others are missing, not ignored.
-    return batch_from_columns(columns, len(records), fields)
+    return batch_from_columns(columns, len(records), fields, first_row, image_config)
 
 
 # ---- request bodies --------------------------------------------------------------
@@ -279,30 +335,37 @@ def _depth(value) -> int:
     return depth
 
 
-def _inputs_dict(data: dict, fields: list[Field]) -> ParsedInput:
+def _inputs_dict(data: dict, fields: list[Field], image_config: dict | None = None) -> ParsedInput:
     """{"inputs": {...}}: one record, or columns (MLflow) when values are lists of rows."""
     by_name = {f.name: f for f in fields}
+    vector = vector_field(fields)
     columnar = None
+    shapes = {}
     for name, value in data.items():
         field = by_name.get(name)
+        if field is None and vector is not None and vector.name not in data:
+            field = Field(name=name, type="double")  # one of the columns stacked into the vector
         if field is None:
             continue
         rank = len(field.shape or []) if field.is_tensor else 0
         is_batch = isinstance(value, list) and _depth(value) == rank + 1
+        shapes[name] = is_batch
         if columnar is None:
             columnar = is_batch
         elif columnar != is_batch:
+            lists = [n for n, b in shapes.items() if b] + [n for n in data if n not in shapes and isinstance(data[n], list)]
             raise InvalidInput(
-                "Mixed 'inputs': some fields have one value and some a list of rows. "
+                f"Mixed 'inputs': {', '.join(lists)} hold a list of values while other fields hold one value. "
                 "Send one record ({\"field\": value}), a list of records, or every field as a list of rows.",
+                details={"fields": {n: "expected one value, got a list" for n in lists}},
             )
     if not columnar:
-        return parse_records([data], fields)
-    lengths = {len(v) for k, v in data.items() if k in by_name}
+        return parse_records([data], fields, image_config=image_config)
+    lengths = {len(v) for k, v in data.items() if k in by_name or (vector is not None and vector.name not in data)}
     if len(lengths) > 1:
         raise InvalidInput(f"Every field in 'inputs' must have the same number of rows; got lengths {sorted(lengths)}.")
     n_rows = lengths.pop() if lengths else 0
-    return batch_from_columns(dict(data), n_rows, fields)
+    return batch_from_columns(dict(data), n_rows, fields, image_config=image_config)
 
 
 def _dataframe_split(split, fields: list[Field]) -> ParsedInput:
@@ -333,13 +396,14 @@ def _dataframe_split(split, fields: list[Field]) -> ParsedInput:
     return batch_from_columns(raw, len(data), fields)
 
 
-def _instances(instances: list, fields: list[Field]) -> ParsedInput:
+def _instances(instances: list, fields: list[Field], image_config: dict | None = None) -> ParsedInput:
     if not instances:
         return batch_from_columns({}, 0, fields)
-    if all(isinstance(x, dict) for x in instances):
-        return parse_records(instances, fields)
+    single_image = len(fields) == 1 and fields[0].is_tensor
+    if all(isinstance(x, dict) for x in instances) and not (single_image and all(set(x) == {"b64"} for x in instances)):
+        return parse_records(instances, fields, image_config=image_config)
     if len(fields) == 1:
-        return batch_from_columns({fields[0].name: instances}, len(instances), fields)
+        return batch_from_columns({fields[0].name: instances}, len(instances), fields, image_config=image_config)
     width = len(fields)
     for i, row in enumerate(instances):
         if not isinstance(row, list) or len(row) != width:
@@ -352,7 +416,7 @@ def _instances(instances: list, fields: list[Field]) -> ParsedInput:
     return _dataframe_split({"columns": [f.name for f in fields], "data": instances}, fields)
 
 
-def parse_json_body(body, fields: list[Field]) -> ParsedInput:
+def parse_json_body(body, fields: list[Field], image_config: dict | None = None) -> ParsedInput:
     """Any of the JSON body formats to a validated batch."""
     if not isinstance(body, dict):
         raise InvalidInput(
@@ -370,9 +434,12 @@ def parse_json_body(body, fields: list[Field]) -> ParsedInput:
     value = body[key]
     if key == "inputs":
         if isinstance(value, dict):
-            parsed = _inputs_dict(value, fields)
+            parsed = _inputs_dict(value, fields, image_config)
         elif isinstance(value, list):
-            parsed = _instances(value, fields) if value and not isinstance(value[0], dict) else parse_records(value, fields)
+            if value and not isinstance(value[0], dict):
+                parsed = _instances(value, fields, image_config)
+            else:
+                parsed = parse_records(value, fields, image_config=image_config)
         else:
             raise InvalidInput("'inputs' must be an object (one record) or a list of records.")
     elif key == "dataframe_split":
@@ -380,11 +447,11 @@ def parse_json_body(body, fields: list[Field]) -> ParsedInput:
     elif key == "dataframe_records":
         if not isinstance(value, list):
             raise InvalidInput("'dataframe_records' must be a list of records.")
-        parsed = parse_records(value, fields)
+        parsed = parse_records(value, fields, image_config=image_config)
     else:
         if not isinstance(value, list):
             raise InvalidInput("'instances' must be a list.")
-        parsed = _instances(value, fields)
+        parsed = _instances(value, fields, image_config)
     if parsed.batch.n_rows == 0:
         raise InvalidInput("The request holds no rows to predict.", code="empty_input")
     return parsed

@@ -195,16 +195,40 @@ def _clean_values(name: str, field, values):
     return list(dict.fromkeys(values))
 
 
+def _clean_preprocessing(version: ModelVersion, config: dict) -> dict:
+    from models_registry.images import clean_config, image_field
+
+    field = image_field(version.input_fields)
+    if field is None:
+        raise ApplicationError(
+            f"Version {version.number} has no tensor input that an image could feed, so it takes no image preprocessing.",
+            code="invalid_request",
+        )
+    if not isinstance(config, dict):
+        raise ApplicationError("preprocessing must be an object, e.g. {\"size\": [28, 28], \"mode\": \"L\"}.", code="invalid_request")
+    return clean_config(field, config) if config else {}
+
+
 def model_update(
-    *, model: RegisteredModel, description: str | None = None, fields: dict | None = None, version: ModelVersion | None = None
+    *,
+    model: RegisteredModel,
+    description: str | None = None,
+    fields: dict | None = None,
+    preprocessing: dict | None = None,
+    version: ModelVersion | None = None,
 ) -> RegisteredModel:
-    """Edit the description and, on one version (the latest by default), field descriptions and ranges."""
+    """Edit the description and, on one version (the latest by default), field descriptions and
+    ranges, and how images become its input tensor."""
+    version = version or model.latest_version
+    cleaned_preprocessing = _clean_preprocessing(version, preprocessing) if preprocessing is not None else None
     with transaction.atomic():
         if description is not None:
             model.description = description
             model.save(update_fields=["description", "updated"])
+        if cleaned_preprocessing is not None:
+            version.preprocessing = cleaned_preprocessing
+            version.save(update_fields=["preprocessing"])
         if fields:
-            version = version or model.latest_version
             if "inputs" in fields or "outputs" in fields:
                 inputs_edits, outputs_edits = fields.get("inputs", {}), fields.get("outputs", {})
             else:

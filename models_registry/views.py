@@ -1,12 +1,18 @@
+import json
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
+from django.urls import reverse
 
-from mlserve.errors import ApplicationError, NameTaken
-from models_registry import selectors, services
-from models_registry.forms import ModelEditForm, ModelUploadForm, VersionUploadForm
+from mlserve import api_examples
+from mlserve.errors import ApplicationError, InvalidInput, NameTaken
+from models_registry import prediction, selectors, services
+from models_registry.forms import ModelEditForm, ModelUploadForm, PredictionForm, PreprocessingForm, VersionUploadForm
+from models_registry.images import image_field
 from models_registry.runtimes import FORMAT_LABELS
+from models_registry.samples import sample_record
 
 
 @login_required
@@ -52,6 +58,7 @@ def model_detail(request, name: str):
         "version": version,
         "versions": model.versions.order_by("-number"),
         "format_label": FORMAT_LABELS.get(version.format, version.format),
+        "tab": "overview",
     }
     return render(request, "models_registry/detail.html", context)
 
@@ -101,3 +108,100 @@ def model_delete(request, name: str):
         messages.success(request, f"Model {name!r} and its files were deleted.")
         return redirect("models_registry:list")
     return render(request, "models_registry/delete.html", {"model": model})
+
+
+MAX_RESULT_ROWS_SHOWN = 500
+
+
+def result_rows(result: prediction.Result) -> list[dict]:
+    """Per input row: where it came from, the prediction, and the class probabilities (for bars)."""
+    body = result.body
+    sources = body.get("sources") or []
+    probabilities = body.get("probabilities") or []
+    rows = []
+    for i, value in enumerate(body["predictions"][:MAX_RESULT_ROWS_SHOWN]):
+        proba = probabilities[i] if i < len(probabilities) else None
+        rows.append(
+            {
+                "index": i,
+                "source": sources[i] if i < len(sources) else "",
+                "prediction": value if not isinstance(value, (dict, list)) else json.dumps(value)[:500],
+                "probabilities": [
+                    {"label": label, "p": p, "percent": round(p * 100, 1), "top": str(label) == str(value)}
+                    for label, p in (proba or {}).items()
+                ],
+            }
+        )
+    return rows
+
+
+@login_required
+def model_test(request, name: str):
+    model = selectors.model_get_for_user(request.user, name)
+    version = selectors.version_get(model, request.GET.get("version"))
+    fields = version.input_fields
+    image_input = image_field(fields)
+    image_name = image_input.name if image_input and prediction.image_config(version) else None
+    sample = sample_record(fields)
+    mode = request.POST.get("mode", "form")
+    url = request.build_absolute_uri(reverse("api-model-predict", args=[model.name])) + f"?version={version.number}"
+
+    form = PredictionForm(request.POST if mode == "form" else None, request.FILES or None, schema=fields, image_input=image_name)
+    json_text = json.dumps({"inputs": sample}, indent=2)
+    config = prediction.image_config(version)
+    preprocessing_form = PreprocessingForm.from_config(config, request.POST if mode == "preprocessing" else None) if config else None
+    result = error = None
+    curl = api_examples.curl_json(url, {"inputs": sample})
+
+    if request.method == "POST":
+        try:
+            if mode == "form":
+                form.is_valid()
+                body = {"inputs": form.record(image_name)}
+                curl = api_examples.curl_json(url, body)
+                result = prediction.predict(version, data=body)
+            elif mode == "json":
+                json_text = request.POST.get("body", "")
+                try:
+                    body = json.loads(json_text)
+                except json.JSONDecodeError as exc:
+                    raise InvalidInput(f"The JSON is malformed: {exc.msg} (line {exc.lineno}, column {exc.colno}).") from None
+                curl = api_examples.curl_json(url, body)
+                result = prediction.predict(version, data=body)
+            elif mode == "file":
+                upload = request.FILES.get("file")
+                if upload is None:
+                    raise InvalidInput("Choose a file to upload (CSV, TSV, JSON lines, text, an image or a ZIP).")
+                curl = api_examples.curl_file(url, upload.name)
+                result = prediction.predict(version, upload=upload)
+            elif mode == "preprocessing" and preprocessing_form is not None:
+                if preprocessing_form.is_valid():
+                    services.model_update(model=model, preprocessing=preprocessing_form.config(), version=version)
+                    messages.success(request, "Image preprocessing saved.")
+                    return redirect(f"{reverse('models_registry:test', args=[model.name])}?version={version.number}#file")
+        except ApplicationError as exc:
+            error = exc
+            field_errors = exc.details.get("fields", {}) if isinstance(exc.details, dict) else {}
+            if mode == "form":
+                for field_name, message in field_errors.items():
+                    if field_name in form.fields:
+                        form.add_error(field_name, message)
+
+    context = {
+        "model": model,
+        "version": version,
+        "versions": model.versions.order_by("-number"),
+        "format_label": FORMAT_LABELS.get(version.format, version.format),
+        "tab": "test",
+        "mode": mode,
+        "form": form,
+        "json_text": json_text,
+        "sample": sample,
+        "preprocessing_form": preprocessing_form,
+        "error": error,
+        "result": result,
+        "rows": result_rows(result) if result else [],
+        "curl": curl,
+        "has_image_input": bool(image_name),
+    }
+    return render(request, "models_registry/test.html", context)

@@ -20,6 +20,12 @@ class VersionSerializer(serializers.ModelSerializer):
     inputs = FieldSerializer(many=True)
     outputs = FieldSerializer(many=True)
     uploaded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    preprocessing = serializers.SerializerMethodField(help_text="Image models: how an image becomes the input tensor")
+
+    def get_preprocessing(self, version) -> dict | None:
+        from models_registry.prediction import image_config
+
+        return image_config(version)
 
     class Meta:
         model = ModelVersion
@@ -94,4 +100,28 @@ class ModelUpdateSerializer(serializers.Serializer):
         help_text="Per input field: {'petal_width': {'description': '...', 'interval': {'min': 0, 'max': 3}}}; "
         "or {'inputs': {...}, 'outputs': {...}}",
     )
-    version = serializers.IntegerField(required=False, help_text="Which version's fields to edit (default: latest)")
+    preprocessing = serializers.DictField(
+        required=False,
+        help_text="How an image becomes the input tensor: size [w, h], mode L|RGB, layout NCHW|NHWC|HW|flat, "
+        "scale, mean, std. {} resets to the defaults derived from the input shape.",
+    )
+    version = serializers.IntegerField(required=False, help_text="Which version to edit (default: latest)")
+
+
+class PredictionRequestSerializer(serializers.Serializer):
+    """Exactly one of these keys (as MLflow's scoring server reads them, plus 'inputs')."""
+
+    inputs = serializers.JSONField(required=False, help_text="One record {field: value}, a list of records, or {field: [values]}")
+    dataframe_split = serializers.JSONField(required=False, help_text="{'columns': [...], 'data': [[...], ...]}")
+    dataframe_records = serializers.ListField(child=serializers.DictField(), required=False)
+    instances = serializers.ListField(required=False, help_text="Rows: records, lists of values, or single-input values")
+
+
+class PredictionResponseSerializer(serializers.Serializer):
+    predictions = serializers.ListField(help_text="One per row: label, value, cluster, or named outputs")
+    probabilities = serializers.ListField(child=serializers.DictField(), required=False, help_text="Classifiers: {label: p} per row")
+    model = serializers.CharField()
+    version = serializers.IntegerField()
+    sources = serializers.ListField(child=serializers.CharField(), required=False, help_text="ZIP inputs: the member of each row")
+    ignored_fields = serializers.ListField(child=serializers.CharField(), required=False)
+    elapsed_ms = serializers.FloatField(required=False)

@@ -4,16 +4,19 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from models_registry import selectors, services
+from mlserve.pagination import paginate
+from models_registry import prediction, selectors, services
+from models_registry.api.parsers import PREDICTION_PARSERS, prediction_input
 from models_registry.api.serializers import (
     ModelCreateSerializer,
     ModelDetailSerializer,
     ModelListSerializer,
     ModelUpdateSerializer,
+    PredictionRequestSerializer,
+    PredictionResponseSerializer,
     VersionCreateSerializer,
     VersionSerializer,
 )
-from mlserve.pagination import paginate
 
 
 class ModelListView(APIView):
@@ -54,8 +57,14 @@ class ModelDetailView(APIView):
         serializer = ModelUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        version = selectors.version_get(model, data.get("version")) if "fields" in data else None
-        services.model_update(model=model, description=data.get("description"), fields=data.get("fields"), version=version)
+        version = selectors.version_get(model, data.get("version"))
+        services.model_update(
+            model=model,
+            description=data.get("description"),
+            fields=data.get("fields"),
+            preprocessing=data.get("preprocessing"),
+            version=version,
+        )
         model.refresh_from_db()
         return Response(ModelDetailSerializer(model).data)
 
@@ -89,3 +98,24 @@ class VersionDetailView(APIView):
     def get(self, request, name: str, number: int):
         model = selectors.model_get_for_user(request.user, name)
         return Response(VersionSerializer(selectors.version_get(model, number)).data)
+
+
+class ModelPredictView(APIView):
+    parser_classes = PREDICTION_PARSERS
+
+    @extend_schema(
+        parameters=[OpenApiParameter("version", int, description="Version to use (default: latest)")],
+        request={
+            "application/json": PredictionRequestSerializer,
+            "multipart/form-data": VersionCreateSerializer,
+            "text/csv": bytes,
+        },
+        responses=PredictionResponseSerializer,
+        tags=["models"],
+    )
+    def post(self, request, name: str):
+        """Try the model on JSON rows or a file (CSV, TSV, JSON lines, text, image, ZIP) before deploying it."""
+        model = selectors.model_get_for_user(request.user, name)
+        version = selectors.version_get(model, request.query_params.get("version"))
+        result = prediction.predict(version, **prediction_input(request))
+        return Response({**result.body, "elapsed_ms": round(result.elapsed_ms, 3)})

@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
+import orjson
 from django.conf import settings
 
 from mlserve.errors import InvalidModel, Unavailable
@@ -279,28 +280,39 @@ class PmmlPredictor:
         self.extra = [f.name for f in info.outputs if f.role == "other"]
 
     def predict(self, batch: Batch) -> Prediction:
-        frame = batch.frame(self.names)
-        # The evaluator reads JSON: missing values must be null, not NaN.
-        frame = frame.astype(object).where(frame.notna(), None)
+        # PMML4S reads a JSON table ("split" orientation); orjson keeps every digit
+        # (pandas' to_json would round inputs to 10) and writes NaN as null (missing).
+        rows = [[_json_value(batch.columns[n][i]) for n in self.names] for i in range(batch.n_rows)]
+        request = orjson.dumps({"columns": self.names, "data": rows}).decode()
         try:
-            result = self.model.predict(frame)
+            answer = orjson.loads(self.model.call("predict", request))
         except Exception as exc:
             text = " ".join(str(a) for a in getattr(exc, "args", ()) if a) or type(exc).__name__
             raise InvalidModel(f"The PMML evaluator failed on this input: {text[:500]}", code="prediction_failed") from exc
+        index = {name: i for i, name in enumerate(answer["columns"])}
+        result = {name: [row[i] for row in answer["data"]] for name, i in index.items()}
         if self.model_type == "classification":
             label_col = self.columns["label"]
             labels = [_label(v, self.classes) for v in result[label_col]] if label_col else [None] * batch.n_rows
             proba = None
             if self.columns["probabilities"]:
                 proba = np.column_stack(
-                    [result[self.columns["probabilities"][str(c)]].to_numpy(dtype=np.float64) for c in self.classes]
+                    [np.asarray(result[self.columns["probabilities"][str(c)]], dtype=np.float64) for c in self.classes]
                 )
             return Prediction(predictions=labels, probabilities=proba, classes=self.classes)
         if self.model_type == "clustering" and self.columns["cluster"]:
             return Prediction(predictions=[python_scalar(v) for v in result[self.columns["cluster"]]])
         if self.columns["value"]:
             return Prediction(predictions=[None if _missing(v) else float(v) for v in result[self.columns["value"]]])
-        return Prediction(predictions=result.to_dict(orient="records"))
+        return Prediction(predictions=[dict(zip(answer["columns"], row)) for row in answer["data"]])
+
+
+def _json_value(value):
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    return value
 
 
 def _missing(value) -> bool:

@@ -1,0 +1,56 @@
+"""Prediction requests: JSON, a multipart "file", or a raw file body (CSV, image, ZIP...)."""
+
+import io
+
+from rest_framework.exceptions import UnsupportedMediaType
+from rest_framework.parsers import BaseParser, FormParser, JSONParser, MultiPartParser
+
+from mlserve.errors import InvalidInput
+
+RAW_TYPES = {
+    "text/csv": "body.csv",
+    "text/tab-separated-values": "body.tsv",
+    "text/plain": "body.txt",
+    "application/x-ndjson": "body.jsonl",
+    "application/jsonlines": "body.jsonl",
+    "image/png": "body.png",
+    "image/jpeg": "body.jpg",
+    "application/zip": "body.zip",
+    "application/octet-stream": "body.bin",
+}
+
+
+class RawFile(io.BytesIO):
+    """A raw request body, looking like an uploaded file."""
+
+    def __init__(self, data: bytes, name: str):
+        super().__init__(data)
+        self.name = name
+        self.size = len(data)
+
+
+class RawBodyParser(BaseParser):
+    media_type = "*/*"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        base = (media_type or "").split(";")[0].strip().lower()
+        if base not in RAW_TYPES:
+            raise UnsupportedMediaType(media_type)
+        return {"file": RawFile(stream.read() if stream else b"", RAW_TYPES[base])}
+
+
+PREDICTION_PARSERS = [JSONParser, MultiPartParser, FormParser, RawBodyParser]
+
+
+def prediction_input(request) -> dict:
+    """Keyword arguments for models_registry.prediction: data= (JSON) or upload= (a file)."""
+    data = request.data
+    upload = request.FILES.get("file") if hasattr(request, "FILES") else None
+    if upload is None and isinstance(data, dict) and isinstance(data.get("file"), RawFile):
+        upload = data["file"]
+    if upload is not None:
+        return {"upload": upload}
+    if request.content_type.startswith("multipart/"):
+        raise InvalidInput('A multipart request must carry the input as a "file" field.', code="empty_input")
+    has_body = int(request.META.get("CONTENT_LENGTH") or 0) > 0
+    return {"data": data if has_body else None}

@@ -1,0 +1,158 @@
+"""Images to a model's input tensor, by a declarative preprocessing config kept on
+the model version (editable on the Test page and through the API).
+
+Config keys:
+  field   the tensor input the image feeds
+  size    [width, height] the image is resized to
+  mode    "L" (grayscale) or "RGB"
+  layout  "NCHW", "NHWC", "HW" or "flat" (how the pixels are laid out per row)
+  scale   pixel values (0..255) are multiplied by this
+  mean, std   per channel, applied after scaling: (x * scale - mean) / std
+"""
+
+import io
+import math
+import warnings
+
+import numpy as np
+from django.conf import settings
+
+from mlserve.errors import InvalidInput, TooLarge
+from models_registry.schema import Field
+
+LAYOUTS = ("NCHW", "NHWC", "HW", "flat")
+MODES = ("L", "RGB")
+IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"RIFF")
+
+
+def looks_like_image(head: bytes) -> bool:
+    return head.startswith(IMAGE_MAGIC[:5]) or (head.startswith(b"RIFF") and head[8:12] == b"WEBP")
+
+
+def image_field(fields: list[Field]) -> Field | None:
+    """The input an image can feed: the model's only tensor input."""
+    tensors = [f for f in fields if f.is_tensor]
+    return tensors[0] if len(tensors) == 1 else None
+
+
+def default_config(field: Field) -> dict | None:
+    """What the field's shape suggests, or None when no image fits it."""
+    shape = list(field.shape or [])
+    dims = [d if isinstance(d, int) and d > 0 else None for d in shape]
+    config = {"field": field.name, "scale": 1 / 255, "mean": [0.0], "std": [1.0]}
+    if len(dims) == 3 and dims[0] in (1, 3):
+        channels, height, width = dims
+        layout = "NCHW"
+    elif len(dims) == 3 and dims[2] in (1, 3):
+        height, width, channels = dims
+        layout = "NHWC"
+    elif len(dims) == 2:
+        (height, width), channels, layout = dims, 1, "HW"
+    elif len(dims) == 1 and dims[0]:
+        side = math.isqrt(dims[0])
+        side_rgb = math.isqrt(dims[0] // 3) if dims[0] % 3 == 0 else 0
+        if side * side == dims[0]:
+            height = width = side
+            channels = 1
+        elif side_rgb and side_rgb * side_rgb * 3 == dims[0]:
+            height = width = side_rgb
+            channels = 3
+        else:
+            return None
+        layout = "flat"
+    else:
+        return None
+    config.update(
+        {
+            "size": [width or 224, height or 224],
+            "mode": "RGB" if channels == 3 else "L",
+            "layout": layout,
+        }
+    )
+    return config
+
+
+def clean_config(field: Field, config: dict) -> dict:
+    """Validate a user's config against the field; returns the complete config."""
+    base = default_config(field) or {"field": field.name, "scale": 1 / 255, "mean": [0.0], "std": [1.0], "size": [224, 224], "mode": "RGB", "layout": "NCHW"}
+    unknown = set(config) - {"field", "size", "mode", "layout", "scale", "mean", "std"}
+    if unknown:
+        raise InvalidInput(f"Unknown preprocessing setting(s): {', '.join(sorted(unknown))}.", code="invalid_request")
+    merged = {**base, **{k: v for k, v in config.items() if v is not None}}
+    try:
+        size = [int(v) for v in merged["size"]]
+        scale = float(merged["scale"])
+        mean = [float(v) for v in np.atleast_1d(merged["mean"])]
+        std = [float(v) for v in np.atleast_1d(merged["std"])]
+    except (TypeError, ValueError):
+        raise InvalidInput("Preprocessing: size is [width, height]; scale, mean and std are numbers.", code="invalid_request") from None
+    if len(size) != 2 or not all(1 <= s <= 4096 for s in size):
+        raise InvalidInput("Preprocessing: size must be [width, height], each 1..4096.", code="invalid_request")
+    if merged["mode"] not in MODES:
+        raise InvalidInput(f"Preprocessing: mode must be one of {', '.join(MODES)}.", code="invalid_request")
+    if merged["layout"] not in LAYOUTS:
+        raise InvalidInput(f"Preprocessing: layout must be one of {', '.join(LAYOUTS)}.", code="invalid_request")
+    if any(s == 0 for s in std):
+        raise InvalidInput("Preprocessing: std must not be 0.", code="invalid_request")
+    merged.update({"size": size, "scale": scale, "mean": mean, "std": std, "field": field.name})
+    return merged
+
+
+def open_image(data: bytes, name: str = "image"):
+    """Decode with Pillow, refusing decompression bombs and damaged files."""
+    from PIL import Image, UnidentifiedImageError
+
+    limit = settings.MLSERVE_MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = limit
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            if image.width * image.height > limit:
+                raise Image.DecompressionBombError("too many pixels")
+            image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise TooLarge(
+            f"{name}: the image has more than {limit:,} pixels (MLSERVE_MAX_IMAGE_PIXELS); send a smaller one.",
+            code="image_too_large",
+        ) from None
+    except UnidentifiedImageError:
+        raise InvalidInput(
+            f"{name}: the image is damaged or truncated, or not a format Pillow reads (PNG, JPEG, GIF, BMP, WebP).",
+            code="invalid_file",
+        ) from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise InvalidInput(f"{name}: the image is damaged or truncated ({exc}).", code="invalid_file") from None
+    return image
+
+
+def image_to_tensor(image, config: dict) -> np.ndarray:
+    from PIL import Image
+
+    width, height = config["size"]
+    image = image.convert(config["mode"]).resize((width, height), Image.Resampling.BILINEAR)
+    array = np.asarray(image, dtype=np.float32) * np.float32(config["scale"])
+    if array.ndim == 2:
+        array = array[:, :, None]  # H, W, 1
+    mean = np.asarray(config["mean"], dtype=np.float32)
+    std = np.asarray(config["std"], dtype=np.float32)
+    array = (array - mean) / std
+    layout = config["layout"]
+    if layout == "NCHW":
+        return array.transpose(2, 0, 1)
+    if layout == "HW":
+        return array[:, :, 0]
+    if layout == "flat":
+        return array.reshape(-1) if array.shape[2] > 1 else array[:, :, 0].reshape(-1)
+    return array
+
+
+def tensor_from_image_bytes(data: bytes, field: Field, config: dict | None, name: str = "image") -> np.ndarray:
+    config = config or default_config(field)
+    if config is None:
+        raise InvalidInput(
+            f"{name}: the model's input {field.name!r} has shape {field.shape}, which no image fits; "
+            "set a preprocessing config (size, mode, layout) on the model's Test page.",
+            code="invalid_file",
+        )
+    return image_to_tensor(open_image(data, name), config)
