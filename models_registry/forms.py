@@ -31,6 +31,7 @@ class ModelEditForm(BootstrapMixin, forms.Form):
                 self.fields[f"min__{field.name}"] = forms.FloatField(required=False, label="min", initial=interval.get("min"))
                 self.fields[f"max__{field.name}"] = forms.FloatField(required=False, label="max", initial=interval.get("max"))
             self.initial.setdefault(f"desc__{field.name}", field.description)
+        self.style_widgets()
 
     def rows(self):
         """Per schema field, its bound form fields, for the template's table."""
@@ -97,6 +98,7 @@ class PredictionForm(BootstrapMixin, forms.Form):
             else:
                 form_field = forms.CharField(label=label, required=False, help_text=help_text)
             self.fields[field.name] = form_field
+        self.style_widgets()
 
     def record(self, image_input: str | None = None) -> dict:
         """The submitted values as one JSON record for the input layer."""
@@ -115,9 +117,9 @@ class PredictionForm(BootstrapMixin, forms.Form):
                 if field.required:
                     record[field.name] = None
                 continue
-            if field.is_tensor:
+            if field.is_tensor or field.type in ("float", "double", "integer"):
                 try:
-                    value = json.loads(value)
+                    value = json.loads(value)  # "5.1" -> 5.1, so the curl shown sends numbers
                 except json.JSONDecodeError:
                     pass  # the input layer says what it expected
             record[field.name] = value
