@@ -7,6 +7,8 @@ from accounts.selectors import token_for_key
 from accounts.services import token_touch
 
 KEYWORDS = (b"token", b"bearer")
+# Keys with this prefix belong to one deployment; deployments.authentication checks them.
+DEPLOYMENT_KEY_PREFIX = "mlsd_"
 
 
 def key_from_header(request) -> str | None:
@@ -24,7 +26,7 @@ def key_from_header(request) -> str | None:
 class TokenAuthentication(BaseAuthentication):
     def authenticate(self, request):
         key = key_from_header(request)
-        if key is None:
+        if key is None or key.startswith(DEPLOYMENT_KEY_PREFIX):
             return None
         token = token_for_key(key)
         if token is None or not token.user.is_active:

@@ -1,0 +1,133 @@
+import uuid
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.urls import reverse
+
+from models_registry.models import NAME_VALIDATOR, ModelVersion
+
+
+class Deployment(models.Model):
+    """A model version served under a name: sync predictions, queued tasks, OIP."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        PAUSED = "paused", "Paused"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="deployments")
+    name = models.CharField(max_length=100, validators=[NAME_VALIDATOR])
+    description = models.TextField(blank=True)
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="deployments")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+
+    # Limits (see docs/operations.md for what each one means).
+    timeout_seconds = models.FloatField(
+        default=30.0, validators=[MinValueValidator(0.1), MaxValueValidator(3600)], help_text="Synchronous request timeout"
+    )
+    max_rows = models.PositiveIntegerField(
+        default=10_000, validators=[MinValueValidator(1), MaxValueValidator(1_000_000)], help_text="Rows per synchronous request"
+    )
+    max_concurrency = models.PositiveIntegerField(
+        default=8, validators=[MinValueValidator(1), MaxValueValidator(1000)], help_text="Concurrent synchronous requests"
+    )
+    max_batch_file_size = models.BigIntegerField(
+        default=200 * 1024 * 1024, validators=[MinValueValidator(1)], help_text="Bytes per queued batch file"
+    )
+    memory_limit_mb = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The loaded model may use at most this much memory (empty: no limit)"
+    )
+
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+    started = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="unique_deployment_name_per_owner")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("deployments:detail", args=[self.name])
+
+    @property
+    def is_running(self) -> bool:
+        return self.status == self.Status.RUNNING
+
+
+class DeploymentKey(models.Model):
+    """A key for a third party: it calls one deployment's serving endpoints and nothing else."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="keys")
+    name = models.CharField(max_length=100)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(max_length=12, editable=False)
+    created = models.DateTimeField(auto_now_add=True)
+    last_used = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        constraints = [models.UniqueConstraint(fields=["deployment", "name"], name="unique_key_name_per_deployment")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
+class PredictionTask(models.Model):
+    """A queued prediction job: the row is the truth about the job, whatever the queue does."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="tasks")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="prediction_tasks")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.SET_NULL, null=True, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+
+    input_name = models.CharField(max_length=255, help_text="The uploaded file's name, or 'request.json'")
+    input_size = models.BigIntegerField(default=0)
+    rows_total = models.BigIntegerField(null=True, blank=True)
+    rows_done = models.BigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    result_expired = models.BooleanField(default=False)
+
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+    heartbeat = models.DateTimeField(null=True, blank=True, help_text="Last sign of life from the worker running it")
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["owner", "-created"]), models.Index(fields=["status", "heartbeat"])]
+
+    def __str__(self) -> str:
+        return str(self.id)
+
+    def get_absolute_url(self) -> str:
+        return reverse("deployments:task_detail", args=[self.id])
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def progress(self) -> float | None:
+        if not self.rows_total:
+            return 1.0 if self.status == self.Status.SUCCEEDED else None
+        return min(1.0, self.rows_done / self.rows_total)
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started and self.finished:
+            return (self.finished - self.started).total_seconds()
+        return None

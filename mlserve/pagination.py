@@ -12,4 +12,5 @@ class Pagination(PageNumberPagination):
 def paginate(request, queryset, serializer_class, view=None):
     paginator = Pagination()
     page = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response(serializer_class(page, many=True).data)
+    serializer = serializer_class(page, many=True, context={"request": request})
+    return paginator.get_paginated_response(serializer.data)

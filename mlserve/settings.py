@@ -212,9 +212,13 @@ MLSERVE_JAVA_PATH = envstr("MLSERVE_JAVA_PATH") or None
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.TokenAuthentication",
+        "deployments.authentication.DeploymentKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "deployments.permissions.RejectDeploymentKeys",
+    ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "rest_framework.parsers.JSONParser",
@@ -224,6 +228,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "mlserve.api.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "mlserve.pagination.Pagination",
+    # ?format= belongs to our endpoints (task results: json or csv), not to content negotiation.
+    "URL_FORMAT_OVERRIDE": None,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
@@ -238,6 +244,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# Queued prediction tasks.
+MLSERVE_BATCH_CHUNK_ROWS = envint("MLSERVE_BATCH_CHUNK_ROWS", 10_000)
+# A running task whose worker shows no sign of life for this long is queued again.
+MLSERVE_TASK_STALL_SECONDS = envint("MLSERVE_TASK_STALL_SECONDS", 120)
+MLSERVE_TASK_MAX_ATTEMPTS = envint("MLSERVE_TASK_MAX_ATTEMPTS", 3)
+MLSERVE_RESULT_RETENTION_HOURS = envint("MLSERVE_RESULT_RETENTION_HOURS", 7 * 24)
 
 Q_CLUSTER = {
     "name": "mlserve",

@@ -10,14 +10,17 @@ handler500 = "mlserve.api.handler500"
 api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("models_registry.api.urls")),
+    path("", include("deployments.api.urls")),
 ]
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/", include("accounts.urls")),
     path("models/", include("models_registry.urls")),
+    path("", include("deployments.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
+    path("v2/", include("deployments.api.oip_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz", views.healthz, name="healthz"),

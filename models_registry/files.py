@@ -107,6 +107,7 @@ def _frame_to_parsed(frame: pd.DataFrame, fields: list[Field], first_row: int, m
         columns = {mapping[c]: frame[c].to_numpy() for c in frame.columns if c in mapping}
     parsed = batch_from_columns(columns, len(frame), fields, first_row)
     parsed.ignored_fields = [str(c) for c in ignored]
+    parsed.raw = frame
     return parsed
 
 
@@ -184,13 +185,20 @@ def iter_json_lines(text_stream, fields: list[Field], name: str, chunk_rows: int
         except json.JSONDecodeError as exc:
             raise InvalidInput(f"{name}: line {line_no} is not valid JSON: {exc.msg}.", code="invalid_file") from None
         if len(records) == chunk_rows:
-            yield parse_records(records, fields, first_row)
+            yield _json_records(records, fields, first_row)
             first_row += len(records)
             records = []
     if records:
-        yield parse_records(records, fields, first_row)
+        yield _json_records(records, fields, first_row)
     elif first_row == 0:
         raise InvalidInput(f"{name}: the file holds no JSON lines.", code="empty_input")
+
+
+def _json_records(records: list, fields: list[Field], first_row: int) -> ParsedInput:
+    parsed = parse_records(records, fields, first_row)
+    if all(isinstance(r, dict) for r in records):
+        parsed.raw = pd.DataFrame.from_records(records)
+    return parsed
 
 
 def iter_text_lines(text: str, fields: list[Field], name: str) -> ParsedInput:
@@ -328,3 +336,144 @@ def parse_bytes(data: bytes, name: str, fields: list[Field], config: dict | None
     parsed = next(reader)
     check_row_limit(parsed.batch.n_rows, max_rows)
     return parsed
+
+
+# ---- files on disk, streamed (queued batch tasks) ----------------------------------
+
+
+def _count_lines(binary) -> int:
+    count, last = 0, b"\n"
+    for block in iter(lambda: binary.read(1 << 20), b""):
+        count += block.count(b"\n")
+        last = block[-1:]
+    return count + (0 if last == b"\n" else 1)
+
+
+def count_rows(path, name: str) -> int | None:
+    """Rows in a file without parsing it (one fast pass), for progress; None when unknown."""
+    with open(path, "rb") as f:
+        head = f.read(512)
+        f.seek(0)
+        kind = file_kind(head, name)
+        if kind == "image":
+            return 1
+        if kind in ("csv", "text"):
+            return max(0, _count_lines(f) - (1 if kind == "csv" else 0))
+        if kind == "jsonl":
+            return sum(1 for line in f if line.strip())
+        if kind == "zip":
+            try:
+                with zipfile.ZipFile(f) as archive:
+                    infos = [i for i in archive.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")]
+                    heads = {i.filename: archive.open(i).read(16) for i in infos[:1]}
+            except zipfile.BadZipFile:
+                return None
+            if infos and all(images.looks_like_image(h) for h in heads.values()):
+                return len(infos)
+    return None
+
+
+def _zip_chunks(path, name: str, fields: list[Field], config: dict | None, chunk_rows: int) -> Iterator[ParsedInput]:
+    """Members read one at a time, within the member and size caps."""
+    max_members = settings.MLSERVE_ZIP_MAX_MEMBERS
+    max_bytes = settings.MLSERVE_ZIP_MAX_BYTES
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        raise InvalidInput(f"{name}: the ZIP archive is damaged ({exc}).", code="invalid_file") from None
+    with archive:
+        infos = [i for i in archive.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")]
+        if not infos:
+            raise InvalidInput(f"{name}: the ZIP archive is empty.", code="empty_input")
+        if len(infos) > max_members:
+            raise TooLarge(f"{name}: the ZIP has {len(infos)} files; at most {max_members} are accepted.", code="zip_too_large")
+        unsafe = [i.filename for i in infos if not _safe_member(i.filename)]
+        if unsafe:
+            raise InvalidInput(
+                f"{name}: the ZIP has unsafe member names ({', '.join(unsafe[:3])}): absolute paths and '..' are refused.",
+                code="invalid_file",
+            )
+        total = 0
+        pending: list[tuple[str, bytes]] = []
+        first_row = 0
+        for info in infos:
+            with archive.open(info) as member:
+                head = member.read(16)
+                if images.looks_like_image(head):
+                    data = head + member.read(max_bytes - total + 1)
+                    total += len(data)
+                    if total > max_bytes:
+                        raise TooLarge(f"{name}: the ZIP unpacks to more than {max_bytes / 1e6:.0f} MB.", code="zip_too_large")
+                    pending.append((info.filename, data))
+                    if len(pending) == chunk_rows:
+                        yield _image_chunk(pending, fields, config, first_row)
+                        first_row += len(pending)
+                        pending = []
+                    continue
+            if pending:
+                raise InvalidInput(f"{name}: a ZIP holds images, or tables, not both.", code="invalid_file")
+            with archive.open(info) as member:
+                stream = io.TextIOWrapper(member, encoding="utf-8-sig", newline="")
+                # A member is a table on its own; its rows are tagged with its name.
+                text = stream.read(max_bytes - total + 1)
+                total += len(text)
+                if total > max_bytes:
+                    raise TooLarge(f"{name}: the ZIP unpacks to more than {max_bytes / 1e6:.0f} MB.", code="zip_too_large")
+            for parsed in _text_chunks(io.StringIO(text), info.filename, fields, chunk_rows):
+                parsed.row_sources = [info.filename] * parsed.batch.n_rows
+                yield parsed
+        if pending:
+            yield _image_chunk(pending, fields, config, first_row)
+
+
+def _image_chunk(items, fields, config, first_row) -> ParsedInput:
+    parsed = parse_images(items, fields, config)
+    parsed.raw = pd.DataFrame({"source": [n for n, _ in items]})
+    return parsed
+
+
+def _text_chunks(stream, name: str, fields: list[Field], chunk_rows: int) -> Iterator[ParsedInput]:
+    head = stream.read(512)
+    stream.seek(0)
+    kind = file_kind(head.encode(), name)
+    if kind == "jsonl":
+        yield from iter_json_lines(stream, fields, name, chunk_rows)
+    else:
+        yield from iter_table(stream, fields, name, chunk_rows)
+
+
+def iter_path(path, name: str, fields: list[Field], config: dict | None, chunk_rows: int) -> Iterator[ParsedInput]:
+    """A whole input file as validated chunks of at most chunk_rows rows, never all in memory."""
+    with open(path, "rb") as f:
+        head = f.read(512)
+    kind = file_kind(head, name)
+    if kind == "zip":
+        yield from _zip_chunks(path, name, fields, config, chunk_rows)
+        return
+    if kind == "image":
+        with open(path, "rb") as f:
+            yield _image_chunk([(name, f.read())], fields, config, 0)
+        return
+    if kind == "json":
+        with open(path, "rb") as f:
+            data = f.read()
+        try:
+            body = json.loads(_decode(data, name))
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"{name}: not valid JSON ({exc.msg} at line {exc.lineno}).", code="invalid_file") from None
+        yield parse_json_body(body, fields, config)
+        return
+    if b"\x00" in head:
+        raise InvalidInput(f"{name}: this is a binary file, not text; send a CSV, JSON lines, text or an image.", code="invalid_file")
+    with open(path, encoding="utf-8-sig", newline="") as stream:
+        try:
+            if kind == "text":
+                text = stream.read()
+                parsed = iter_text_lines(text, fields, name)
+                if parsed is not None:
+                    yield parsed
+                    return
+                stream = io.StringIO(text)
+            yield from _text_chunks(stream, name, fields, chunk_rows)
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(f"{name}: the text is not UTF-8 (position {exc.start}); save the file as UTF-8.", code="invalid_file") from None

@@ -148,21 +148,29 @@ class PreprocessingForm(BootstrapMixin, forms.Form):
         }
         return cls(data, initial=initial)
 
+    @staticmethod
+    def _numbers(text: str) -> list[float]:
+        try:
+            values = [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
+        except ValueError:
+            raise forms.ValidationError("Enter numbers separated by commas, e.g. 0.485, 0.456, 0.406.") from None
+        if not values:
+            raise forms.ValidationError("Enter at least one number.")
+        return values
+
+    def clean_mean(self):
+        return self._numbers(self.cleaned_data["mean"])
+
+    def clean_std(self):
+        return self._numbers(self.cleaned_data["std"])
+
     def config(self) -> dict:
         data = self.cleaned_data
-
-        def numbers(text):
-            return [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
-
-        try:
-            mean, std = numbers(data["mean"]), numbers(data["std"])
-        except ValueError:
-            raise forms.ValidationError("mean and std are comma-separated numbers") from None
         return {
             "size": [data["width"], data["height"]],
             "mode": data["colors"],
             "layout": data["layout"],
             "scale": data["scale"],
-            "mean": mean,
-            "std": std,
+            "mean": data["mean"],
+            "std": data["std"],
         }

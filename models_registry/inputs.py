@@ -37,6 +37,8 @@ class ParsedInput:
     ignored_fields: list[str] = dataclass_field(default_factory=list)
     # Per row, where it came from when that is not obvious (e.g. a ZIP member's name).
     row_sources: list[str] | None = None
+    # The rows as they came in, every column kept: batch results repeat them beside the answers.
+    raw: object = None
 
 
 class FieldError(Exception):
@@ -51,8 +53,8 @@ def _describe(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _fail(fields_errors: dict[str, str], row: int | None, n_rows: int):
-    where = f" in row {row}" if row is not None and n_rows > 1 else ""
+def _fail(fields_errors: dict[str, str], row: int | None, show_row: bool):
+    where = f" in row {row}" if row is not None and show_row else ""
     message = "Invalid input" + where + ": " + "; ".join(f"{k}: {v}" for k, v in fields_errors.items())
     details = {"fields": fields_errors}
     if row is not None:
@@ -272,7 +274,7 @@ def batch_from_columns(
         try:
             coerced[field.name] = coerce_column(field, raw, first_row, image_config)
         except FieldError as exc:
-            _fail({field.name: exc.message}, exc.row, n_rows if n_rows > 1 else 1)
+            _fail({field.name: exc.message}, exc.row, show_row=n_rows > 1 or first_row > 0)
     return ParsedInput(batch=Batch(columns=coerced, n_rows=n_rows), ignored_fields=ignored)
 
 

@@ -135,73 +135,88 @@ def result_rows(result: prediction.Result) -> list[dict]:
     return rows
 
 
+def test_page(request, *, version, predict, api_url: str) -> dict:
+    """The Test tab's work, for a model version or a deployment: read the form, JSON or
+    file that was posted, call predict(data=..., upload=...), and return the context."""
+    fields = version.input_fields
+    image_input = image_field(fields)
+    config = prediction.image_config(version)
+    image_name = image_input.name if image_input and config else None
+    sample = sample_record(fields)
+    mode = request.POST.get("mode", "form")
+    form = PredictionForm(request.POST if mode == "form" else None, request.FILES or None, schema=fields, image_input=image_name)
+    context = {
+        "mode": mode,
+        "form": form,
+        "json_text": json.dumps({"inputs": sample}, indent=2),
+        "sample": sample,
+        "preprocessing_form": PreprocessingForm.from_config(config, request.POST if mode == "preprocessing" else None) if config else None,
+        "error": None,
+        "result": None,
+        "rows": [],
+        "curl": api_examples.curl_json(api_url, {"inputs": sample}),
+        "has_image_input": bool(image_name),
+    }
+    if request.method != "POST" or mode not in ("form", "json", "file"):
+        return context
+    try:
+        if mode == "form":
+            form.is_valid()
+            body = {"inputs": form.record(image_name)}
+            context["curl"] = api_examples.curl_json(api_url, body)
+            result = predict(data=body)
+        elif mode == "json":
+            context["json_text"] = request.POST.get("body", "")
+            try:
+                body = json.loads(context["json_text"])
+            except json.JSONDecodeError as exc:
+                raise InvalidInput(f"The JSON is malformed: {exc.msg} (line {exc.lineno}, column {exc.colno}).") from None
+            context["curl"] = api_examples.curl_json(api_url, body)
+            result = predict(data=body)
+        else:
+            upload = request.FILES.get("file")
+            if upload is None:
+                raise InvalidInput("Choose a file to upload (CSV, TSV, JSON lines, text, an image or a ZIP).")
+            context["curl"] = api_examples.curl_file(api_url, upload.name)
+            result = predict(upload=upload)
+    except ApplicationError as exc:
+        context["error"] = exc
+        field_errors = exc.details.get("fields", {}) if isinstance(exc.details, dict) else {}
+        if mode == "form":
+            for field_name, message in field_errors.items():
+                if field_name in form.fields:
+                    form.add_error(field_name, message)
+    else:
+        context["result"] = result
+        context["rows"] = result_rows(result)
+    return context
+
+
 @login_required
 def model_test(request, name: str):
     model = selectors.model_get_for_user(request.user, name)
     version = selectors.version_get(model, request.GET.get("version"))
-    fields = version.input_fields
-    image_input = image_field(fields)
-    image_name = image_input.name if image_input and prediction.image_config(version) else None
-    sample = sample_record(fields)
-    mode = request.POST.get("mode", "form")
     url = request.build_absolute_uri(reverse("api-model-predict", args=[model.name])) + f"?version={version.number}"
-
-    form = PredictionForm(request.POST if mode == "form" else None, request.FILES or None, schema=fields, image_input=image_name)
-    json_text = json.dumps({"inputs": sample}, indent=2)
-    config = prediction.image_config(version)
-    preprocessing_form = PreprocessingForm.from_config(config, request.POST if mode == "preprocessing" else None) if config else None
-    result = error = None
-    curl = api_examples.curl_json(url, {"inputs": sample})
-
-    if request.method == "POST":
+    context = test_page(
+        request, version=version, predict=lambda **kw: prediction.predict(version, **kw), api_url=url
+    )
+    form = context["preprocessing_form"]
+    if request.method == "POST" and context["mode"] == "preprocessing" and form is not None and form.is_valid():
         try:
-            if mode == "form":
-                form.is_valid()
-                body = {"inputs": form.record(image_name)}
-                curl = api_examples.curl_json(url, body)
-                result = prediction.predict(version, data=body)
-            elif mode == "json":
-                json_text = request.POST.get("body", "")
-                try:
-                    body = json.loads(json_text)
-                except json.JSONDecodeError as exc:
-                    raise InvalidInput(f"The JSON is malformed: {exc.msg} (line {exc.lineno}, column {exc.colno}).") from None
-                curl = api_examples.curl_json(url, body)
-                result = prediction.predict(version, data=body)
-            elif mode == "file":
-                upload = request.FILES.get("file")
-                if upload is None:
-                    raise InvalidInput("Choose a file to upload (CSV, TSV, JSON lines, text, an image or a ZIP).")
-                curl = api_examples.curl_file(url, upload.name)
-                result = prediction.predict(version, upload=upload)
-            elif mode == "preprocessing" and preprocessing_form is not None:
-                if preprocessing_form.is_valid():
-                    services.model_update(model=model, preprocessing=preprocessing_form.config(), version=version)
-                    messages.success(request, "Image preprocessing saved.")
-                    return redirect(f"{reverse('models_registry:test', args=[model.name])}?version={version.number}#file")
+            services.model_update(model=model, preprocessing=form.config(), version=version)
         except ApplicationError as exc:
-            error = exc
-            field_errors = exc.details.get("fields", {}) if isinstance(exc.details, dict) else {}
-            if mode == "form":
-                for field_name, message in field_errors.items():
-                    if field_name in form.fields:
-                        form.add_error(field_name, message)
-
-    context = {
-        "model": model,
-        "version": version,
-        "versions": model.versions.order_by("-number"),
-        "format_label": FORMAT_LABELS.get(version.format, version.format),
-        "tab": "test",
-        "mode": mode,
-        "form": form,
-        "json_text": json_text,
-        "sample": sample,
-        "preprocessing_form": preprocessing_form,
-        "error": error,
-        "result": result,
-        "rows": result_rows(result) if result else [],
-        "curl": curl,
-        "has_image_input": bool(image_name),
-    }
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, "Image preprocessing saved.")
+            return redirect(f"{reverse('models_registry:test', args=[model.name])}?version={version.number}#file")
+    context.update(
+        {
+            "model": model,
+            "version": version,
+            "versions": model.versions.order_by("-number"),
+            "format_label": FORMAT_LABELS.get(version.format, version.format),
+            "tab": "test",
+            "show_preprocessing": True,
+        }
+    )
     return render(request, "models_registry/test.html", context)

@@ -9,6 +9,9 @@ ADMIN_LISTS = [
     "/admin/accounts/apitoken/",
     "/admin/models_registry/registeredmodel/",
     "/admin/models_registry/modelversion/",
+    "/admin/deployments/deployment/",
+    "/admin/deployments/deploymentkey/",
+    "/admin/deployments/predictiontask/",
 ]
 
 

@@ -1,0 +1,115 @@
+from django.urls import reverse
+from rest_framework import serializers
+
+from deployments.models import Deployment, DeploymentKey, PredictionTask
+
+LIMITS = ("timeout_seconds", "max_rows", "max_concurrency", "max_batch_file_size", "memory_limit_mb")
+
+
+class DeploymentSerializer(serializers.ModelSerializer):
+    model = serializers.CharField(source="model_version.model.name")
+    version = serializers.IntegerField(source="model_version.number")
+    limits = serializers.SerializerMethodField()
+    urls = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Deployment
+        fields = ["name", "description", "status", "model", "version", "limits", "urls", "created", "updated", "started"]
+
+    def get_limits(self, deployment) -> dict:
+        return {name: getattr(deployment, name) for name in LIMITS}
+
+    def get_urls(self, deployment) -> dict:
+        request = self.context.get("request")
+        build = request.build_absolute_uri if request else (lambda path: path)
+        return {
+            "predict": build(reverse("api-deployment-predict", args=[deployment.name])),
+            "tasks": build(reverse("api-deployment-tasks", args=[deployment.name])),
+            "oip_infer": build(reverse("oip-infer", args=[deployment.name])),
+        }
+
+
+class LimitsMixin(serializers.Serializer):
+    timeout_seconds = serializers.FloatField(required=False, help_text="Seconds a synchronous request may take (504 after)")
+    max_rows = serializers.IntegerField(required=False, help_text="Rows per synchronous request (413 above)")
+    max_concurrency = serializers.IntegerField(required=False, help_text="Concurrent synchronous requests (429 above)")
+    max_batch_file_size = serializers.IntegerField(required=False, help_text="Bytes per batch file (413 above)")
+    memory_limit_mb = serializers.IntegerField(required=False, allow_null=True, help_text="Memory the loaded model may use")
+
+
+class DeploymentCreateSerializer(LimitsMixin):
+    name = serializers.CharField(max_length=100)
+    model = serializers.CharField(help_text="The name of one of your models")
+    version = serializers.IntegerField(required=False, help_text="Default: the latest version")
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class DeploymentUpdateSerializer(LimitsMixin):
+    version = serializers.IntegerField(required=False, help_text="Switch to this version of the model")
+    description = serializers.CharField(required=False, allow_blank=True)
+
+
+class DeploymentKeySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DeploymentKey
+        fields = ["id", "name", "prefix", "created", "last_used"]
+
+
+class DeploymentKeyCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+
+
+class DeploymentKeyCreatedSerializer(DeploymentKeySerializer):
+    key = serializers.CharField(help_text="Shown once: send it as 'Authorization: Token <key>'")
+
+    class Meta(DeploymentKeySerializer.Meta):
+        fields = DeploymentKeySerializer.Meta.fields + ["key"]
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    task_id = serializers.UUIDField(source="id")
+    deployment = serializers.CharField(source="deployment.name")
+    model = serializers.SerializerMethodField()
+    version = serializers.SerializerMethodField()
+    progress = serializers.SerializerMethodField()
+    input = serializers.SerializerMethodField()
+    duration_seconds = serializers.FloatField(read_only=True)
+    status_url = serializers.SerializerMethodField()
+    result_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = PredictionTask
+        fields = [
+            "task_id", "deployment", "model", "version", "status", "progress", "input", "error", "attempts",
+            "created", "started", "finished", "duration_seconds", "result_expired", "status_url", "result_url",
+        ]
+
+    def get_model(self, task) -> str | None:
+        return task.model_version.model.name if task.model_version else None
+
+    def get_version(self, task) -> int | None:
+        return task.model_version.number if task.model_version else None
+
+    def get_progress(self, task) -> dict:
+        return {"rows_done": task.rows_done, "rows_total": task.rows_total, "fraction": task.progress}
+
+    def get_input(self, task) -> dict:
+        return {"name": task.input_name, "size": task.input_size}
+
+    def _url(self, name, task) -> str:
+        request = self.context.get("request")
+        path = reverse(name, args=[task.id])
+        return request.build_absolute_uri(path) if request else path
+
+    def get_status_url(self, task) -> str:
+        return self._url("api-task-detail", task)
+
+    def get_result_url(self, task) -> str:
+        return self._url("api-task-result", task)
+
+
+class TaskAcceptedSerializer(serializers.Serializer):
+    task_id = serializers.UUIDField()
+    status = serializers.CharField()
+    status_url = serializers.URLField()
+    result_url = serializers.URLField()

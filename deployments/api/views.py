@@ -1,0 +1,242 @@
+from django.http import FileResponse, StreamingHttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from deployments import batch, selectors, serving, services, task_files
+from deployments.api.serializers import (
+    DeploymentCreateSerializer,
+    DeploymentKeyCreatedSerializer,
+    DeploymentKeyCreateSerializer,
+    DeploymentKeySerializer,
+    DeploymentSerializer,
+    DeploymentUpdateSerializer,
+    TaskAcceptedSerializer,
+    TaskSerializer,
+)
+from deployments.models import PredictionTask
+from mlserve.errors import ApplicationError, Conflict
+from mlserve.pagination import paginate
+from models_registry.api.parsers import PREDICTION_PARSERS, prediction_input
+from models_registry.api.serializers import PredictionRequestSerializer, PredictionResponseSerializer, VersionCreateSerializer
+from models_registry.selectors import model_get_for_user
+
+LIMITS = ("timeout_seconds", "max_rows", "max_concurrency", "max_batch_file_size", "memory_limit_mb")
+
+
+class DeploymentListView(APIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(responses=DeploymentSerializer(many=True), tags=["deployments"])
+    def get(self, request):
+        deployments = selectors.deployment_list_for_user(request.user, request.query_params.get("search", ""))
+        return paginate(request, deployments, DeploymentSerializer, view=self)
+
+    @extend_schema(request=DeploymentCreateSerializer, responses={201: DeploymentSerializer}, tags=["deployments"])
+    def post(self, request):
+        """Deploy a version of one of your models (the latest by default); it starts running at once."""
+        serializer = DeploymentCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        model = model_get_for_user(request.user, data["model"])
+        deployment = services.deployment_create(
+            owner=request.user,
+            name=data["name"],
+            model=model,
+            version_number=data.get("version"),
+            description=data.get("description", ""),
+            **{k: data[k] for k in LIMITS if k in data},
+        )
+        return Response(DeploymentSerializer(deployment, context={"request": request}).data, status=status.HTTP_201_CREATED)
+
+
+class DeploymentDetailView(APIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(responses=DeploymentSerializer, tags=["deployments"])
+    def get(self, request, name: str):
+        deployment = selectors.deployment_get_for_user(request.user, name)
+        return Response(DeploymentSerializer(deployment, context={"request": request}).data)
+
+    @extend_schema(request=DeploymentUpdateSerializer, responses=DeploymentSerializer, tags=["deployments"])
+    def patch(self, request, name: str):
+        """Change limits or the description, or switch to another version (atomically)."""
+        deployment = selectors.deployment_get_for_user(request.user, name)
+        serializer = DeploymentUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        services.deployment_update(
+            deployment=deployment,
+            version_number=data.get("version"),
+            description=data.get("description"),
+            **{k: data[k] for k in LIMITS if k in data},
+        )
+        return Response(DeploymentSerializer(deployment, context={"request": request}).data)
+
+    @extend_schema(responses={204: None}, tags=["deployments"])
+    def delete(self, request, name: str):
+        """Delete the deployment with its keys, tasks and their files (the model stays)."""
+        services.deployment_delete(deployment=selectors.deployment_get_for_user(request.user, name))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DeploymentStartView(APIView):
+    @extend_schema(request=None, responses=DeploymentSerializer, tags=["deployments"])
+    def post(self, request, name: str):
+        """Start (or resume) serving; tasks queued while paused run now."""
+        deployment = services.deployment_start(deployment=selectors.deployment_get_for_user(request.user, name))
+        return Response(DeploymentSerializer(deployment, context={"request": request}).data)
+
+
+class DeploymentPauseView(APIView):
+    @extend_schema(request=None, responses=DeploymentSerializer, tags=["deployments"])
+    def post(self, request, name: str):
+        """Pause: serving endpoints answer 503 until it is started again."""
+        deployment = services.deployment_pause(deployment=selectors.deployment_get_for_user(request.user, name))
+        return Response(DeploymentSerializer(deployment, context={"request": request}).data)
+
+
+class DeploymentPredictView(APIView):
+    parser_classes = PREDICTION_PARSERS
+    permission_classes = [IsAuthenticated]  # deployment keys too
+
+    @extend_schema(
+        request={"application/json": PredictionRequestSerializer, "multipart/form-data": VersionCreateSerializer},
+        responses=PredictionResponseSerializer,
+        tags=["serving"],
+    )
+    def post(self, request, name: str):
+        """Synchronous prediction: every body format of the model test (JSON rows or a file)."""
+        deployment = selectors.deployment_for_request(request, name)
+        return Response(serving.predict_sync(deployment, **prediction_input(request)).body)
+
+
+class DeploymentTasksView(APIView):
+    parser_classes = PREDICTION_PARSERS
+    permission_classes = [IsAuthenticated]  # deployment keys too
+
+    @extend_schema(
+        parameters=[OpenApiParameter("status", str, enum=[s.value for s in PredictionTask.Status])],
+        responses=TaskSerializer(many=True),
+        tags=["serving"],
+    )
+    def get(self, request, name: str):
+        deployment = selectors.deployment_for_request(request, name)
+        tasks = deployment.tasks.select_related("deployment", "model_version__model").order_by("-created")
+        if request.query_params.get("status"):
+            tasks = tasks.filter(status=request.query_params["status"])
+        return paginate(request, tasks, TaskSerializer, view=self)
+
+    @extend_schema(
+        request={"application/json": PredictionRequestSerializer, "multipart/form-data": VersionCreateSerializer},
+        responses={202: TaskAcceptedSerializer},
+        tags=["serving"],
+    )
+    def post(self, request, name: str):
+        """Queue JSON rows or a file (CSV, TSV, JSON lines, ZIP of images or CSVs); answers 202 at once."""
+        deployment = selectors.deployment_for_request(request, name)
+        task = services.task_submit(deployment=deployment, **prediction_input(request))
+        data = TaskSerializer(task, context={"request": request}).data
+        body = {k: data[k] for k in ("task_id", "status", "status_url", "result_url")}
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": data["status_url"]})
+
+
+class DeploymentKeysView(APIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(responses=DeploymentKeySerializer(many=True), tags=["deployments"])
+    def get(self, request, name: str):
+        deployment = selectors.deployment_get_for_user(request.user, name)
+        return Response(DeploymentKeySerializer(deployment.keys.all(), many=True).data)
+
+    @extend_schema(request=DeploymentKeyCreateSerializer, responses={201: DeploymentKeyCreatedSerializer}, tags=["deployments"])
+    def post(self, request, name: str):
+        """A key for a third party: it works on this deployment's serving endpoints only. Shown once."""
+        deployment = selectors.deployment_get_for_user(request.user, name)
+        serializer = DeploymentKeyCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        key, plain = services.key_create(deployment=deployment, name=serializer.validated_data["name"])
+        return Response({**DeploymentKeySerializer(key).data, "key": plain}, status=status.HTTP_201_CREATED)
+
+
+class DeploymentKeyDetailView(APIView):
+    @extend_schema(responses={204: None}, tags=["deployments"])
+    def delete(self, request, name: str, key_id: int):
+        deployment = selectors.deployment_get_for_user(request.user, name)
+        services.key_revoke(key=selectors.key_get(deployment, key_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TaskListView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=[s.value for s in PredictionTask.Status]),
+            OpenApiParameter("deployment", str),
+        ],
+        responses=TaskSerializer(many=True),
+        tags=["tasks"],
+    )
+    def get(self, request):
+        """All your tasks, newest first."""
+        tasks = selectors.task_list_for_user(
+            request.user, request.query_params.get("status", ""), request.query_params.get("deployment", "")
+        )
+        return paginate(request, tasks, TaskSerializer, view=self)
+
+
+class TaskDetailView(APIView):
+    permission_classes = [IsAuthenticated]  # deployment keys too, for their deployment's tasks
+
+    @extend_schema(responses=TaskSerializer, tags=["tasks"])
+    def get(self, request, task_id):
+        """Status, progress (rows done / total), timings and the error."""
+        task = selectors.task_for_request(request, task_id)
+        return Response(TaskSerializer(task, context={"request": request}).data)
+
+    @extend_schema(responses={200: TaskSerializer, 204: None}, tags=["tasks"])
+    def delete(self, request, task_id):
+        """Cancel a queued or running task; a finished task is deleted with its files (204)."""
+        task = selectors.task_for_request(request, task_id)
+        if task.is_finished:
+            services.task_delete(task=task)
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        task = services.task_cancel(task=task)
+        return Response(TaskSerializer(task, context={"request": request}).data)
+
+
+class TaskRetryView(APIView):
+    @extend_schema(request=None, responses={202: TaskSerializer}, tags=["tasks"])
+    def post(self, request, task_id):
+        """Queue a failed or cancelled task again."""
+        task = services.task_retry(task=selectors.task_for_request(request, task_id))
+        return Response(TaskSerializer(task, context={"request": request}).data, status=status.HTTP_202_ACCEPTED)
+
+
+class TaskResultView(APIView):
+    permission_classes = [IsAuthenticated]  # deployment keys too, for their deployment's tasks
+
+    @extend_schema(
+        parameters=[OpenApiParameter("format", str, enum=["json", "csv"], description="json (default) or csv")],
+        responses={200: PredictionResponseSerializer},
+        tags=["tasks"],
+    )
+    def get(self, request, task_id):
+        """The predictions: JSON, or CSV (the input columns, then prediction and probability columns)."""
+        task = selectors.task_for_request(request, task_id)
+        if task.result_expired:
+            raise ApplicationError("This task's result has expired and was removed.", code="result_expired", status_code=410)
+        if task.status != PredictionTask.Status.SUCCEEDED:
+            raise Conflict(f"The task is {task.status}; its result is ready once it has succeeded.", code="result_not_ready")
+        fmt = request.query_params.get("format", "json")
+        if fmt == "csv":
+            response = FileResponse(open(task_files.result_csv(task), "rb"), content_type="text/csv")
+            response["Content-Disposition"] = f'attachment; filename="{task.id}.csv"'
+            return response
+        if fmt != "json":
+            raise ApplicationError("format must be json or csv.", code="invalid_request")
+        version = task.model_version
+        stream = batch.json_result_stream(task, version.model.name if version else "", version.number if version else None)
+        return StreamingHttpResponse(stream, content_type="application/json")

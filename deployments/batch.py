@@ -1,0 +1,263 @@
+"""Running a queued prediction task: stream the input in chunks, predict, append
+to the result files, and record progress after every chunk.
+
+Memory stays flat however large the file: one chunk of rows is in memory at a time.
+"""
+
+import csv
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+
+import orjson
+from django.conf import settings
+from django.db.models import F
+from django.utils import timezone
+
+from deployments import task_files
+from deployments.models import Deployment, PredictionTask
+from mlserve.errors import ApplicationError
+from models_registry import files, prediction
+from models_registry.inputs import ParsedInput, parse_json_body
+from models_registry.outputs import probability_rows
+
+log = logging.getLogger(__name__)
+CHECK_ROWS = 100
+
+
+def _chunks(task: PredictionTask, version, chunk_rows: int) -> Iterator[ParsedInput]:
+    path = task_files.input_path(task)
+    fields = version.input_fields
+    config = prediction.image_config(version)
+    if task.input_name == "request.json":
+        body = json.loads(path.read_bytes())
+        parsed = parse_json_body(body, fields, config)
+        yield from _split(parsed, chunk_rows)
+        return
+    yield from files.iter_path(path, task.input_name, fields, config, chunk_rows)
+
+
+def _split(parsed: ParsedInput, chunk_rows: int) -> Iterator[ParsedInput]:
+    """A JSON body arrives whole; it is still predicted and recorded chunk by chunk."""
+    from models_registry.runtimes import Batch
+
+    n = parsed.batch.n_rows
+    for start in range(0, n, chunk_rows):
+        stop = min(n, start + chunk_rows)
+        yield ParsedInput(
+            batch=Batch(columns={k: v[start:stop] for k, v in parsed.batch.columns.items()}, n_rows=stop - start),
+            ignored_fields=parsed.ignored_fields,
+            row_sources=parsed.row_sources[start:stop] if parsed.row_sources else None,
+        )
+
+
+def check_input(task: PredictionTask) -> None:
+    """Parse the first rows at submit time, so a wrong file is refused at once."""
+    version = task.model_version
+    for _ in _chunks(task, version, CHECK_ROWS):
+        break
+
+
+def count_task_rows(task: PredictionTask) -> int | None:
+    if task.input_name == "request.json":
+        version = task.model_version
+        body = json.loads(task_files.input_path(task).read_bytes())
+        return parse_json_body(body, version.input_fields, prediction.image_config(version)).batch.n_rows
+    return files.count_rows(task_files.input_path(task), task.input_name)
+
+
+# ---- result files ------------------------------------------------------------------
+
+
+def _csv_columns(parsed: ParsedInput):
+    """The input columns to repeat in the CSV result: the rows as sent, or the scalar inputs."""
+    if parsed.raw is not None:
+        return [str(c) for c in parsed.raw.columns], parsed.raw.to_numpy(dtype=object).tolist()
+    names = [k for k, v in parsed.batch.columns.items() if v.ndim == 1]
+    rows = list(zip(*[parsed.batch.columns[k].tolist() for k in names])) if names else [()] * parsed.batch.n_rows
+    return names, rows
+
+
+class ResultWriter:
+    """Appends each chunk's answers: JSON lines (for the JSON result) and CSV (inputs + answers)."""
+
+    def __init__(self, task: PredictionTask):
+        self.jsonl = open(task_files.result_jsonl(task), "wb")
+        self.csv_file = open(task_files.result_csv(task), "w", newline="")
+        self.csv = csv.writer(self.csv_file)
+        self.header_written = False
+
+    def write(self, parsed: ParsedInput, predictions: list, probabilities: list | None) -> None:
+        sources = parsed.row_sources
+        lines = []
+        for i, value in enumerate(predictions):
+            row = {"prediction": value}
+            if probabilities is not None:
+                row["probabilities"] = probabilities[i]
+            if sources:
+                row["source"] = sources[i]
+            lines.append(orjson.dumps(row, option=orjson.OPT_SERIALIZE_NUMPY))
+        self.jsonl.write(b"\n".join(lines) + b"\n")
+
+        names, input_rows = _csv_columns(parsed)
+        labels = list(probabilities[0]) if probabilities else []
+        if not self.header_written:
+            header = names + (["source"] if sources and "source" not in names else []) + ["prediction"]
+            self.csv.writerow(header + [f"probability({label})" for label in labels])
+            self.header_written = True
+        for i, value in enumerate(predictions):
+            cells = list(input_rows[i]) + ([sources[i]] if sources and "source" not in names else [])
+            cells.append(json.dumps(value) if isinstance(value, (dict, list)) else value)
+            if probabilities is not None:
+                cells += [probabilities[i][label] for label in labels]
+            self.csv.writerow(cells)
+
+    def close(self) -> None:
+        self.jsonl.close()
+        self.csv_file.close()
+
+
+# ---- running -----------------------------------------------------------------------
+
+
+def _claim(task_id) -> bool:
+    """Only one worker runs a task: the queued -> running switch happens once."""
+    now = timezone.now()
+    return bool(
+        PredictionTask.objects.filter(pk=task_id, status=PredictionTask.Status.QUEUED).update(
+            status=PredictionTask.Status.RUNNING, attempts=F("attempts") + 1, started=now, heartbeat=now, rows_done=0
+        )
+    )
+
+
+def _finish(task_id, status: str, error: str = "") -> None:
+    PredictionTask.objects.filter(pk=task_id, status=PredictionTask.Status.RUNNING).update(
+        status=status, finished=timezone.now(), heartbeat=timezone.now(), error=error[:5000]
+    )
+
+
+class Heartbeat:
+    """Proves the worker is alive while one long chunk is being predicted."""
+
+    def __init__(self, task_id, interval: float):
+        self.task_id, self.interval = task_id, interval
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._beat, daemon=True)
+
+    def _beat(self):
+        from django.db import connection
+
+        try:
+            while not self.stopped.wait(self.interval):
+                PredictionTask.objects.filter(pk=self.task_id, status=PredictionTask.Status.RUNNING).update(
+                    heartbeat=timezone.now()
+                )
+        finally:
+            connection.close()  # this thread's own connection
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopped.set()
+        self.thread.join(timeout=5)
+
+
+def _predict_chunks(task: PredictionTask, version, writer: ResultWriter) -> int | None:
+    """Rows done, or None when the task stopped being ours (cancelled) on the way."""
+    done = 0
+    for parsed in _chunks(task, version, settings.MLSERVE_BATCH_CHUNK_ROWS):
+        answer = prediction.run(version, parsed)
+        writer.write(parsed, answer.predictions, probability_rows(answer))
+        done += parsed.batch.n_rows
+        # One write per chunk: progress, and a heartbeat. It matches no row once the
+        # task was cancelled or handed to another worker: stop then.
+        still_ours = PredictionTask.objects.filter(pk=task.id, status=PredictionTask.Status.RUNNING).update(
+            rows_done=done, heartbeat=timezone.now()
+        )
+        if not still_ours:
+            return None
+    return done
+
+
+def run(task_id) -> str:
+    """The queue's entry point for one task; returns what happened (for logs and tests)."""
+    task = PredictionTask.objects.select_related("deployment", "model_version__model").filter(pk=task_id).first()
+    if task is None:
+        return "gone"
+    if task.status != PredictionTask.Status.QUEUED:
+        return f"skipped ({task.status})"
+    if task.deployment.status != Deployment.Status.RUNNING:
+        return "waiting (deployment paused)"  # deployment_start queues it again
+    if not _claim(task.id):
+        return "skipped (claimed elsewhere)"
+    version = task.model_version or task.deployment.model_version
+    started = time.perf_counter()
+    writer = ResultWriter(task)
+    try:
+        with Heartbeat(task.id, max(1.0, settings.MLSERVE_TASK_STALL_SECONDS / 4)):
+            done = _predict_chunks(task, version, writer)
+    except ApplicationError as exc:
+        _finish(task.id, PredictionTask.Status.FAILED, exc.message)
+        task_files.remove_results(task)
+        return "failed"
+    except Exception as exc:
+        log.exception("task %s failed", task.id)
+        _finish(task.id, PredictionTask.Status.FAILED, f"Unexpected error: {type(exc).__name__}: {exc}")
+        task_files.remove_results(task)
+        return "failed"
+    finally:
+        writer.close()
+    if done is None:
+        task_files.remove_results(task)
+        return "stopped (cancelled)"
+    PredictionTask.objects.filter(pk=task.id, status=PredictionTask.Status.RUNNING).update(rows_total=done)
+    _finish(task.id, PredictionTask.Status.SUCCEEDED)
+    log.info("task %s: %d rows in %.2fs", task.id, done, time.perf_counter() - started)
+    return "succeeded"
+
+
+def read_result_rows(task: PredictionTask, limit: int | None = None) -> list[dict]:
+    """The first result rows, for previews."""
+    rows = []
+    path = task_files.result_jsonl(task)
+    if not path.exists():
+        return rows
+    with open(path, "rb") as f:
+        for line in f:
+            if limit is not None and len(rows) >= limit:
+                break
+            rows.append(orjson.loads(line))
+    return rows
+
+
+def json_result_stream(task: PredictionTask, model_name: str, version_number: int | None) -> Iterator[bytes]:
+    """The JSON result, streamed: {"task_id", "predictions": [...], "probabilities": [...], ...}."""
+    path = task_files.result_jsonl(task)
+    head = {"task_id": str(task.id), "model": model_name, "version": version_number, "rows": task.rows_done}
+    yield orjson.dumps(head)[:-1] + b', "predictions": ['
+    has_proba = has_sources = False
+    with open(path, "rb") as f:
+        first = True
+        for line in f:
+            row = orjson.loads(line)
+            has_proba = has_proba or "probabilities" in row
+            has_sources = has_sources or "source" in row
+            yield (b"" if first else b",") + orjson.dumps(row["prediction"], option=orjson.OPT_SERIALIZE_NUMPY)
+            first = False
+    yield b"]"
+    for key, present in (("probabilities", has_proba), ("source", has_sources)):
+        if not present:
+            continue
+        yield b', "' + (b"sources" if key == "source" else key.encode()) + b'": ['
+        with open(path, "rb") as f:
+            first = True
+            for line in f:
+                yield (b"" if first else b",") + orjson.dumps(orjson.loads(line).get(key))
+                first = False
+        yield b"]"
+    yield b"}"
+

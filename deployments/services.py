@@ -1,0 +1,309 @@
+"""Writes for deployments, their keys and their prediction tasks.
+
+Pages, the REST API, the OIP endpoints and the queue worker all call these.
+"""
+
+import json
+import logging
+import shutil
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import User, hash_key
+from accounts.services import new_key
+from deployments import task_files
+from deployments.models import Deployment, DeploymentKey, PredictionTask
+from mlserve.errors import ApplicationError, Conflict, NameTaken, TooLarge, Unavailable
+from models_registry import model_cache
+from models_registry.models import ModelVersion, RegisteredModel
+from models_registry.selectors import version_get
+from models_registry.services import validate_model_name
+
+log = logging.getLogger(__name__)
+
+LIMIT_FIELDS = ("timeout_seconds", "max_rows", "max_concurrency", "max_batch_file_size", "memory_limit_mb")
+KEY_PREFIX = "mlsd_"
+
+
+def _clean(deployment: Deployment, fields: list[str] | None = None) -> None:
+    """The model's own validators, as one error naming each bad limit."""
+    try:
+        deployment.full_clean(exclude=[f.name for f in Deployment._meta.fields if fields is not None and f.name not in fields])
+    except ValidationError as exc:
+        errors = {name: " ".join(messages) for name, messages in exc.message_dict.items()}
+        raise ApplicationError(
+            "Invalid deployment settings: " + "; ".join(f"{k}: {v}" for k, v in errors.items()),
+            code="invalid_request",
+            details={"fields": errors},
+        ) from None
+
+
+def warm(version: ModelVersion) -> None:
+    """Load the version into this process's cache now, so no request pays for it (issue: memory budget)."""
+    model_cache.get_predictor(version)
+
+
+def deployment_create(
+    *, owner: User, name: str, model: RegisteredModel, version_number: int | None = None, description: str = "", **limits
+) -> Deployment:
+    name = validate_model_name(name)
+    if Deployment.objects.filter(owner=owner, name=name).exists():
+        raise NameTaken(f"You already have a deployment named {name!r}; choose another name.")
+    version = version_get(model, version_number)
+    deployment = Deployment(owner=owner, name=name, description=description, model_version=version)
+    for key, value in limits.items():
+        if key not in LIMIT_FIELDS:
+            raise ApplicationError(f"Unknown setting {key!r}.", code="invalid_request")
+        if value is not None:
+            setattr(deployment, key, value)
+    _clean(deployment, ["name", "description", *LIMIT_FIELDS])
+    warm(version)
+    deployment.started = timezone.now()
+    try:
+        with transaction.atomic():
+            deployment.save()
+    except IntegrityError:
+        raise NameTaken(f"You already have a deployment named {name!r}; choose another name.") from None
+    log.info("deployment %s created for %s v%s", name, model.name, version.number)
+    return deployment
+
+
+def deployment_update(
+    *, deployment: Deployment, version_number: int | None = None, description: str | None = None, **limits
+) -> Deployment:
+    """Change limits, or switch to another version of the same model.
+
+    The switch is atomic: the new version is loaded before the row changes, and
+    every request reads the row once, so each one is served entirely by the old
+    or entirely by the new version."""
+    changed = []
+    for key, value in limits.items():
+        if key not in LIMIT_FIELDS:
+            raise ApplicationError(f"Unknown setting {key!r}.", code="invalid_request")
+        if value is not None or key == "memory_limit_mb":
+            setattr(deployment, key, value)
+            changed.append(key)
+    if description is not None:
+        deployment.description = description
+        changed.append("description")
+    if version_number is not None:
+        version = version_get(deployment.model_version.model, version_number)
+        if version.pk != deployment.model_version_id:
+            warm(version)
+            deployment.model_version = version
+            changed.append("model_version")
+    _clean(deployment, [*LIMIT_FIELDS, "description"])
+    if changed:
+        deployment.save(update_fields=[*changed, "updated"])
+    return deployment
+
+
+def deployment_start(*, deployment: Deployment) -> Deployment:
+    """Run (or resume) the deployment: load its model, then take requests; queued tasks go on."""
+    warm(deployment.model_version)
+    with transaction.atomic():
+        Deployment.objects.filter(pk=deployment.pk).update(status=Deployment.Status.RUNNING, started=timezone.now())
+        waiting = list(
+            PredictionTask.objects.filter(deployment=deployment, status=PredictionTask.Status.QUEUED).values_list("id", flat=True)
+        )
+        transaction.on_commit(lambda: [enqueue(task_id) for task_id in waiting])
+    deployment.refresh_from_db()
+    return deployment
+
+
+def deployment_pause(*, deployment: Deployment) -> Deployment:
+    """Stop taking requests (503); queued tasks wait until the deployment runs again."""
+    Deployment.objects.filter(pk=deployment.pk).update(status=Deployment.Status.PAUSED)
+    deployment.refresh_from_db()
+    return deployment
+
+
+def deployment_delete(*, deployment: Deployment) -> None:
+    task_ids = list(deployment.tasks.values_list("id", flat=True))
+    with transaction.atomic():
+        deployment.delete()
+        transaction.on_commit(lambda: task_files.remove_all(task_ids))
+    log.info("deployment %s deleted with %d tasks", deployment.name, len(task_ids))
+
+
+def ensure_serving(deployment: Deployment) -> None:
+    if not deployment.is_running:
+        raise Unavailable(
+            f"Deployment {deployment.name!r} is paused. Start it to serve requests; queued tasks will then run.",
+            code="deployment_paused",
+        )
+
+
+# ---- keys --------------------------------------------------------------------------
+
+
+def key_create(*, deployment: Deployment, name: str) -> tuple[DeploymentKey, str]:
+    name = (name or "").strip()
+    if not name:
+        raise ApplicationError("A key needs a name, e.g. the partner who will use it.", code="invalid_request")
+    plain = new_key(KEY_PREFIX)
+    try:
+        with transaction.atomic():
+            key = DeploymentKey.objects.create(deployment=deployment, name=name, key_hash=hash_key(plain), prefix=plain[:9])
+    except IntegrityError:
+        raise NameTaken(f"This deployment already has a key named {name!r}.") from None
+    return key, plain
+
+
+def key_revoke(*, key: DeploymentKey) -> None:
+    key.delete()
+
+
+# ---- prediction tasks --------------------------------------------------------------
+
+
+def enqueue(task_id) -> None:
+    from django_q.tasks import async_task
+
+    async_task("deployments.tasks.run_prediction_task", str(task_id), task_name=f"predict-{task_id}")
+
+
+def _store_input(task: PredictionTask, *, data=None, upload=None, limit: int) -> int:
+    path = task_files.input_path(task)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if upload is None:
+        content = json.dumps(data).encode()
+        path.write_bytes(content)
+        return len(content)
+    size = 0
+    with open(path, "wb") as out:
+        chunks = upload.chunks(1 << 20) if hasattr(upload, "chunks") else iter(lambda: upload.read(1 << 20), b"")
+        for chunk in chunks:
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge(
+                    f"The file is over this deployment's batch file limit of {limit / 1e6:.1f} MB.",
+                    code="file_too_large",
+                    details={"limit": limit},
+                )
+            out.write(chunk)
+    return size
+
+
+def task_submit(*, deployment: Deployment, data=None, upload=None) -> PredictionTask:
+    """Save the input and the task row, then queue it (after commit). Fails fast on a bad file."""
+    from deployments import batch
+
+    ensure_serving(deployment)
+    limit = deployment.max_batch_file_size
+    declared = getattr(upload, "size", None)
+    if declared is not None and declared > limit:
+        raise TooLarge(
+            f"The file is {declared / 1e6:.1f} MB, over this deployment's batch file limit of {limit / 1e6:.1f} MB.",
+            code="file_too_large",
+            details={"size": declared, "limit": limit},
+        )
+    if upload is None and data is None:
+        raise ApplicationError('Send JSON rows (e.g. {"inputs": [...]}) or a multipart "file".', code="empty_input")
+    task = PredictionTask(
+        deployment=deployment,
+        owner=deployment.owner,
+        model_version=deployment.model_version,
+        input_name=(getattr(upload, "name", None) or "upload") if upload is not None else "request.json",
+    )
+    try:
+        task.input_size = _store_input(task, data=data, upload=upload, limit=limit)
+        batch.check_input(task)  # the first rows are validated now: a bad file is a 400, not a failed task
+        task.rows_total = batch.count_task_rows(task)
+        with transaction.atomic():
+            task.save()
+            transaction.on_commit(lambda: enqueue(task.id))
+    except BaseException:
+        shutil.rmtree(task_files.task_dir(task.id), ignore_errors=True)
+        raise
+    return task
+
+
+def task_cancel(*, task: PredictionTask) -> PredictionTask:
+    if task.is_finished:
+        raise Conflict(f"Task {task.id} has already {task.status}; there is nothing to cancel.", code="task_finished")
+    updated = PredictionTask.objects.filter(pk=task.pk, status__in=[PredictionTask.Status.QUEUED, PredictionTask.Status.RUNNING]).update(
+        status=PredictionTask.Status.CANCELLED, finished=timezone.now(), error="Cancelled by the user."
+    )
+    task.refresh_from_db()
+    if updated:
+        task_files.remove_results(task)
+    return task
+
+
+def task_retry(*, task: PredictionTask) -> PredictionTask:
+    if task.status not in (PredictionTask.Status.FAILED, PredictionTask.Status.CANCELLED):
+        raise Conflict(f"Only failed or cancelled tasks can be retried; this one is {task.status}.", code="task_not_retryable")
+    if not task_files.input_path(task).exists():
+        raise Conflict("The task's input file is gone (expired), so it cannot be retried; submit it again.", code="input_gone")
+    ensure_serving(task.deployment)
+    with transaction.atomic():
+        PredictionTask.objects.filter(pk=task.pk).update(
+            status=PredictionTask.Status.QUEUED,
+            rows_done=0,
+            error="",
+            attempts=0,
+            started=None,
+            finished=None,
+            heartbeat=None,
+            result_expired=False,
+            model_version=task.deployment.model_version,
+        )
+        transaction.on_commit(lambda: enqueue(task.id))
+    task_files.remove_results(task)
+    task.refresh_from_db()
+    return task
+
+
+def task_delete(*, task: PredictionTask) -> None:
+    if task.status == PredictionTask.Status.RUNNING:
+        raise Conflict("The task is running; cancel it before deleting it.", code="task_running")
+    task_id = task.id
+    with transaction.atomic():
+        task.delete()
+        transaction.on_commit(lambda: task_files.remove_all([task_id]))
+
+
+def tasks_recover_stalled(stall_seconds: int | None = None) -> dict:
+    """Tasks whose worker died (no heartbeat for a while) are queued again, or failed after too many tries."""
+    stall_seconds = stall_seconds or settings.MLSERVE_TASK_STALL_SECONDS
+    cutoff = timezone.now() - timedelta(seconds=stall_seconds)
+    stalled = PredictionTask.objects.filter(status=PredictionTask.Status.RUNNING, heartbeat__lt=cutoff)
+    requeued, failed = [], []
+    for task in stalled:
+        if task.attempts >= settings.MLSERVE_TASK_MAX_ATTEMPTS:
+            done = PredictionTask.objects.filter(pk=task.pk, status=PredictionTask.Status.RUNNING).update(
+                status=PredictionTask.Status.FAILED,
+                finished=timezone.now(),
+                error=(
+                    f"The worker running this task stopped {task.attempts} times (killed or restarted) "
+                    "without finishing it; the task was given up. Retry it, or split the input."
+                ),
+            )
+            if done:
+                failed.append(task.id)
+        else:
+            done = PredictionTask.objects.filter(pk=task.pk, status=PredictionTask.Status.RUNNING).update(
+                status=PredictionTask.Status.QUEUED, rows_done=0, heartbeat=None
+            )
+            if done:
+                requeued.append(task.id)
+                enqueue(task.id)
+    if requeued or failed:
+        log.warning("stalled tasks: %d requeued, %d failed", len(requeued), len(failed))
+    return {"requeued": requeued, "failed": failed}
+
+
+def tasks_expire_results() -> int:
+    """Remove the files of tasks that finished longer ago than the retention time."""
+    cutoff = timezone.now() - timedelta(hours=settings.MLSERVE_RESULT_RETENTION_HOURS)
+    expired = list(
+        PredictionTask.objects.filter(finished__lt=cutoff, result_expired=False).values_list("id", flat=True)[:10_000]
+    )
+    task_files.remove_all(expired)
+    PredictionTask.objects.filter(id__in=expired).update(result_expired=True)
+    return len(expired)

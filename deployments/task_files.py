@@ -1,0 +1,36 @@
+"""Where a task's input and results live: $MLSERVE_DATA_DIR/tasks/<id>/."""
+
+import shutil
+from pathlib import Path, PurePosixPath
+
+from django.conf import settings
+
+RESULT_JSONL = "result.jsonl"
+RESULT_CSV = "result.csv"
+
+
+def task_dir(task_id) -> Path:
+    return Path(settings.MLSERVE_DATA_DIR) / "tasks" / str(task_id)
+
+
+def input_path(task) -> Path:
+    suffix = PurePosixPath(task.input_name).suffix.lower()[:12]
+    return task_dir(task.id) / f"input{suffix}"
+
+
+def result_jsonl(task) -> Path:
+    return task_dir(task.id) / RESULT_JSONL
+
+
+def result_csv(task) -> Path:
+    return task_dir(task.id) / RESULT_CSV
+
+
+def remove_results(task) -> None:
+    for path in (result_jsonl(task), result_csv(task)):
+        path.unlink(missing_ok=True)
+
+
+def remove_all(task_ids) -> None:
+    for task_id in task_ids:
+        shutil.rmtree(task_dir(task_id), ignore_errors=True)

@@ -1,0 +1,259 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from deployments import api_panel, batch, selectors, serving, services
+from deployments.forms import BatchUploadForm, DeploymentCreateForm, KeyCreateForm, LimitsForm, VersionSwitchForm
+from deployments.models import Deployment, PredictionTask
+from mlserve.errors import ApplicationError, NameTaken
+from models_registry.selectors import model_get_for_user, model_list_for_user
+from models_registry.views import test_page
+
+
+def _deployment_context(request, deployment: Deployment, tab: str) -> dict:
+    return {"deployment": deployment, "version": deployment.model_version, "tab": tab}
+
+
+@login_required
+def deployment_list(request):
+    query = request.GET.get("q", "")
+    page = Paginator(selectors.deployment_list_for_user(request.user, query), 25).get_page(request.GET.get("page"))
+    return render(request, "deployments/list.html", {"page": page, "query": query})
+
+
+@login_required
+def deployment_create(request):
+    models = list(model_list_for_user(request.user))
+    initial = {"model": request.GET.get("model", "")}
+    form = DeploymentCreateForm(request.POST or None, initial=initial, models=models)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            deployment = services.deployment_create(
+                owner=request.user,
+                name=data["name"],
+                model=model_get_for_user(request.user, data["model"]),
+                version_number=data.get("version"),
+                description=data["description"],
+                **form.limits(),
+            )
+        except ApplicationError as exc:
+            field = "name" if isinstance(exc, NameTaken) or exc.code == "invalid_name" else None
+            field = "version" if exc.code == "not_found" else field
+            form.add_error(field, exc.message)
+        else:
+            messages.success(request, f"Deployment {deployment.name!r} is running.")
+            return redirect(deployment)
+    return render(request, "deployments/create.html", {"form": form, "has_models": bool(models)})
+
+
+@login_required
+def deployment_detail(request, name: str):
+    deployment = selectors.deployment_get_for_user(request.user, name)
+    context = _deployment_context(request, deployment, "overview")
+    context.update(
+        {
+            "limits_form": LimitsForm(initial=LimitsForm.initial_from(deployment)),
+            "version_form": VersionSwitchForm(
+                initial={"version": deployment.model_version.number},
+                versions=deployment.model_version.model.versions.order_by("-number"),
+            ),
+            "key_form": KeyCreateForm(),
+            "keys": deployment.keys.all(),
+            "new_key": request.session.pop("new_deployment_key", None),
+            "recent_tasks": deployment.tasks.select_related("deployment", "model_version__model")[:5],
+        }
+    )
+    context["examples"] = api_panel.examples(request, deployment, token=(context["new_key"] or {}).get("key"))
+    return render(request, "deployments/detail.html", context)
+
+
+def _do(request, name: str, action, success: str):
+    deployment = selectors.deployment_get_for_user(request.user, name)
+    try:
+        action(deployment)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, success.format(name=deployment.name))
+    return redirect(deployment)
+
+
+@login_required
+@require_POST
+def deployment_start(request, name: str):
+    return _do(request, name, lambda d: services.deployment_start(deployment=d), "Deployment {name!r} is running.")
+
+
+@login_required
+@require_POST
+def deployment_pause(request, name: str):
+    return _do(request, name, lambda d: services.deployment_pause(deployment=d), "Deployment {name!r} is paused: its endpoints answer 503.")
+
+
+@login_required
+@require_POST
+def deployment_settings(request, name: str):
+    deployment = selectors.deployment_get_for_user(request.user, name)
+    form = LimitsForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Settings not saved: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+        return redirect(deployment)
+    return _do(request, name, lambda d: services.deployment_update(deployment=d, **form.limits()), "Limits saved.")
+
+
+@login_required
+@require_POST
+def deployment_switch_version(request, name: str):
+    deployment = selectors.deployment_get_for_user(request.user, name)
+    form = VersionSwitchForm(request.POST, versions=deployment.model_version.model.versions.all())
+    if not form.is_valid():
+        messages.error(request, "Choose one of the model's versions.")
+        return redirect(deployment)
+    number = form.cleaned_data["version"]
+    return _do(
+        request, name, lambda d: services.deployment_update(deployment=d, version_number=number), f"Now serving version {number}."
+    )
+
+
+@login_required
+def deployment_delete(request, name: str):
+    deployment = selectors.deployment_get_for_user(request.user, name)
+    if request.method == "POST":
+        services.deployment_delete(deployment=deployment)
+        messages.success(request, f"Deployment {name!r} deleted with its keys and tasks. The model is still there.")
+        return redirect("deployments:list")
+    return render(request, "deployments/delete.html", {"deployment": deployment, "task_count": deployment.tasks.count()})
+
+
+@login_required
+@require_POST
+def key_create(request, name: str):
+    deployment = selectors.deployment_get_for_user(request.user, name)
+    form = KeyCreateForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "A key needs a name.")
+        return redirect(deployment)
+    try:
+        key, plain = services.key_create(deployment=deployment, name=form.cleaned_data["name"])
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        # Shown once, on the next page only.
+        request.session["new_deployment_key"] = {"name": key.name, "key": plain}
+        messages.success(request, f"Key {key.name!r} created. Copy it now: it will not be shown again.")
+    return redirect(f"{deployment.get_absolute_url()}#api")
+
+
+@login_required
+@require_POST
+def key_revoke(request, name: str, key_id: int):
+    deployment = selectors.deployment_get_for_user(request.user, name)
+    key = selectors.key_get(deployment, key_id)
+    services.key_revoke(key=key)
+    messages.success(request, f"Key {key.name!r} revoked.")
+    return redirect(f"{deployment.get_absolute_url()}#api")
+
+
+@login_required
+def deployment_test(request, name: str):
+    deployment = selectors.deployment_get_for_user(request.user, name)
+    url = request.build_absolute_uri(reverse("api-deployment-predict", args=[deployment.name]))
+    context = test_page(
+        request,
+        version=deployment.model_version,
+        predict=lambda **kw: serving.predict_sync(deployment, **kw),
+        api_url=url,
+    )
+    batch_form = BatchUploadForm(request.POST or None, request.FILES or None) if context["mode"] == "batch" else BatchUploadForm()
+    if request.method == "POST" and context["mode"] == "batch" and batch_form.is_valid():
+        try:
+            task = services.task_submit(deployment=deployment, upload=batch_form.cleaned_data["file"])
+        except ApplicationError as exc:
+            batch_form.add_error("file", exc.message)
+        else:
+            messages.success(request, f"Task queued: {task.rows_total or 'unknown'} rows.")
+            return redirect(task)
+    context.update(_deployment_context(request, deployment, "test"))
+    context["batch_form"] = batch_form
+    return render(request, "deployments/test.html", context)
+
+
+@login_required
+def deployment_tasks(request, name: str):
+    deployment = selectors.deployment_get_for_user(request.user, name)
+    tasks = deployment.tasks.select_related("deployment", "model_version__model").order_by("-created")
+    page = Paginator(tasks, 25).get_page(request.GET.get("page"))
+    context = _deployment_context(request, deployment, "tasks")
+    context["page"] = page
+    return render(request, "deployments/tasks.html", context)
+
+
+@login_required
+def task_list(request):
+    status = request.GET.get("status", "")
+    deployment = request.GET.get("deployment", "")
+    tasks = selectors.task_list_for_user(request.user, status, deployment)
+    page = Paginator(tasks, 25).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "status": status,
+        "deployment_filter": deployment,
+        "statuses": PredictionTask.Status.choices,
+        "deployment_names": selectors.deployment_list_for_user(request.user).values_list("name", flat=True),
+    }
+    return render(request, "deployments/task_list.html", context)
+
+
+@login_required
+def task_detail(request, task_id):
+    task = selectors.task_get_for_user(request.user, task_id)
+    preview = batch.read_result_rows(task, limit=20) if task.status == PredictionTask.Status.SUCCEEDED and not task.result_expired else []
+    return render(request, "deployments/task_detail.html", {"task": task, "preview": preview})
+
+
+def _next_url(request, default: str) -> str:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return default
+
+
+def _task_action(request, task_id, action, success: str):
+    task = selectors.task_get_for_user(request.user, task_id)
+    try:
+        action(task)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, success)
+    return redirect(_next_url(request, task.get_absolute_url()))
+
+
+@login_required
+@require_POST
+def task_cancel(request, task_id):
+    return _task_action(request, task_id, lambda t: services.task_cancel(task=t), "Task cancelled.")
+
+
+@login_required
+@require_POST
+def task_retry(request, task_id):
+    return _task_action(request, task_id, lambda t: services.task_retry(task=t), "Task queued again.")
+
+
+@login_required
+@require_POST
+def task_delete(request, task_id):
+    task = selectors.task_get_for_user(request.user, task_id)
+    try:
+        services.task_delete(task=task)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect(task)
+    messages.success(request, "Task deleted with its files.")
+    return redirect(_next_url(request, reverse("deployments:task_list")))
