@@ -12,3 +12,10 @@ keepalive = int(os.environ.get("MLSERVE_KEEPALIVE", 5))
 # Per-request access logs cost time on the hot path; turn them on when you need them.
 accesslog = "-" if os.environ.get("MLSERVE_ACCESS_LOG") == "1" else None
 errorlog = "-"
+
+
+def post_worker_init(worker):
+    """Load the running deployments' models in each worker, and keep loading new ones."""
+    from deployments.warmup import start_background_warmer
+
+    start_background_warmer(float(os.environ.get("MLSERVE_WARM_INTERVAL", 5)))

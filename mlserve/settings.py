@@ -124,21 +124,23 @@ TEMPLATES = [
 ]
 
 # Database: SQLite in WAL mode under the data dir unless DATABASE_URL says otherwise.
+SQLITE_OPTIONS = {
+    # WAL lets the web and worker processes read while one writes;
+    # IMMEDIATE avoids "database is locked" on lock upgrades.
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+}
 DATABASE_URL = envstr("DATABASE_URL")
-if DATABASE_URL:
+if DATABASE_URL and not DATABASE_URL.startswith("sqlite"):
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)}
 else:
+    sqlite_path = dj_database_url.parse(DATABASE_URL)["NAME"] if DATABASE_URL else MLSERVE_DATA_DIR / "db.sqlite3"
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": MLSERVE_DATA_DIR / "db.sqlite3",
-            "OPTIONS": {
-                # WAL lets the web and worker processes read while one writes;
-                # IMMEDIATE avoids "database is locked" on lock upgrades.
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-            },
+            "NAME": sqlite_path,
+            "OPTIONS": SQLITE_OPTIONS,
             "TEST": {"NAME": str(MLSERVE_DATA_DIR / "test.sqlite3")},
         }
     }

@@ -64,6 +64,10 @@ def get_predictor(version) -> Predictor:
     return predictor
 
 
+def is_cached(version) -> bool:
+    return cache_key(version) in _cache
+
+
 def put_predictor(version, predictor: Predictor) -> None:
     """Keep a predictor that was loaded anyway (at upload), so the first test is fast."""
     _store(cache_key(version), predictor)

@@ -6,7 +6,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from deployments import batch, selectors, serving, services, task_files
+from deployments import batch, selectors, services, serving, task_files
 from deployments.api.serializers import (
     DeploymentCreateSerializer,
     DeploymentKeyCreatedSerializer,
@@ -21,7 +21,11 @@ from deployments.models import PredictionTask
 from mlserve.errors import ApplicationError, Conflict
 from mlserve.pagination import paginate
 from models_registry.api.parsers import PREDICTION_PARSERS, prediction_input
-from models_registry.api.serializers import PredictionRequestSerializer, PredictionResponseSerializer, VersionCreateSerializer
+from models_registry.api.serializers import (
+    PredictionRequestSerializer,
+    PredictionResponseSerializer,
+    VersionCreateSerializer,
+)
 from models_registry.selectors import model_get_for_user
 
 LIMITS = ("timeout_seconds", "max_rows", "max_concurrency", "max_batch_file_size", "memory_limit_mb")

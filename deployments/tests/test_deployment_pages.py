@@ -1,6 +1,5 @@
 """Deployment and task pages."""
 
-import io
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
