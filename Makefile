@@ -6,11 +6,16 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 # Tests keep their database and files apart from the data of `make run`.
 TEST_DATA_DIR ?= $(CURDIR)/var/test
 
-.PHONY: install run test lint migrate clean help
+# The scale-out configuration: PostgreSQL (psycopg 3) and Redis (cache and django-q2 broker).
+SCALE_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/mlserve
+SCALE_REDIS_URL ?= redis://127.0.0.1:6379/0
+
+.PHONY: install run test test-scale services lint migrate clean help
 
 help:
 	@echo "make run      set up everything and start mlserve on http://127.0.0.1:8000"
 	@echo "make test     set up everything and run the whole test suite"
+	@echo "make test-scale  the same suite on PostgreSQL + Redis (started here if they are stopped)"
 	@echo "make install  only create/refresh the virtualenv in $(VENV)/"
 	@echo "make lint     ruff"
 
@@ -37,6 +42,18 @@ run: $(STAMP) migrate
 test: $(STAMP)
 	@mkdir -p $(TEST_DATA_DIR)
 	MLSERVE_DATA_DIR=$(TEST_DATA_DIR) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Start the local PostgreSQL and Redis when they are not answering (the machines' standard commands).
+services:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
+	@redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+	@for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && exit 0; sleep 1; done; \
+	  echo "PostgreSQL or Redis did not come up" >&2; exit 1
+
+test-scale: $(STAMP) services
+	@mkdir -p $(TEST_DATA_DIR)-scale
+	DATABASE_URL=$(SCALE_DATABASE_URL) REDIS_URL=$(SCALE_REDIS_URL) MLSERVE_DATA_DIR=$(TEST_DATA_DIR)-scale \
+	  $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -2,6 +2,7 @@
 clients authenticated by token, and model files trained once per session."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -26,10 +27,24 @@ def isolated_data_dir(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def isolated_queue_and_cache(settings, worker_id, monkeypatch):
+    """Parallel test workers share Redis (make test-scale): each gets its own queue and cache keys."""
+    from django_q.conf import Conf
+
+    name = f"mlserve-test-{worker_id}-{os.getpid()}"
+    monkeypatch.setattr(Conf, "PREFIX", name)
+    if settings.REDIS_URL:
+        settings.CACHES = {"default": {**settings.CACHES["default"], "KEY_PREFIX": name}}
+    yield
+
+
+@pytest.fixture(autouse=True)
 def fresh_model_cache():
+    from deployments import metrics
     from models_registry import model_cache
 
     model_cache._cache.clear()
+    metrics._pending.clear()  # counts of an earlier test's deployments
     yield
 
 

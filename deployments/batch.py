@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
-from deployments import task_files
+from deployments import metrics, task_files
 from deployments.models import Deployment, PredictionTask
 from mlserve.errors import ApplicationError
 from models_registry import files, prediction
@@ -132,10 +132,17 @@ def _claim(task_id) -> bool:
     )
 
 
-def _finish(task_id, status: str, error: str = "") -> None:
-    PredictionTask.objects.filter(pk=task_id, status=PredictionTask.Status.RUNNING).update(
+def _finish(task, status: str, error: str = "", rows: int = 0) -> None:
+    finished = PredictionTask.objects.filter(pk=task.id, status=PredictionTask.Status.RUNNING).update(
         status=status, finished=timezone.now(), heartbeat=timezone.now(), error=error[:5000]
     )
+    if finished:
+        failed = status == PredictionTask.Status.FAILED
+        metrics.record(
+            task.deployment_id, source="task", status=400 if failed else 200, latency_ms=None, rows=rows,
+            error_code="task_failed" if failed else None,
+        )
+        metrics.flush()  # tasks are few: no reason to hold their counts back
 
 
 class Heartbeat:
@@ -201,12 +208,12 @@ def run(task_id) -> str:
         with Heartbeat(task.id, max(1.0, settings.MLSERVE_TASK_STALL_SECONDS / 4)):
             done = _predict_chunks(task, version, writer)
     except ApplicationError as exc:
-        _finish(task.id, PredictionTask.Status.FAILED, exc.message)
+        _finish(task, PredictionTask.Status.FAILED, exc.message)
         task_files.remove_results(task)
         return "failed"
     except Exception as exc:
         log.exception("task %s failed", task.id)
-        _finish(task.id, PredictionTask.Status.FAILED, f"Unexpected error: {type(exc).__name__}: {exc}")
+        _finish(task, PredictionTask.Status.FAILED, f"Unexpected error: {type(exc).__name__}: {exc}")
         task_files.remove_results(task)
         return "failed"
     finally:
@@ -215,7 +222,7 @@ def run(task_id) -> str:
         task_files.remove_results(task)
         return "stopped (cancelled)"
     PredictionTask.objects.filter(pk=task.id, status=PredictionTask.Status.RUNNING).update(rows_total=done)
-    _finish(task.id, PredictionTask.Status.SUCCEEDED)
+    _finish(task, PredictionTask.Status.SUCCEEDED, rows=done)
     log.info("task %s: %d rows in %.2fs", task.id, done, time.perf_counter() - started)
     return "succeeded"
 

@@ -131,3 +131,44 @@ class PredictionTask(models.Model):
         if self.started and self.finished:
             return (self.finished - self.started).total_seconds()
         return None
+
+
+class MetricBucket(models.Model):
+    """What one deployment served in one minute, summed over every process that served it."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="metric_buckets")
+    start = models.DateTimeField(help_text="The minute this bucket covers")
+    requests = models.BigIntegerField(default=0)
+    errors = models.BigIntegerField(default=0)
+    rows = models.BigIntegerField(default=0)
+    by_status = models.JSONField(default=dict, help_text="HTTP status -> count")
+    by_error = models.JSONField(default=dict, help_text="error code -> count")
+    by_source = models.JSONField(default=dict, help_text="rest, oip, task -> count")
+    latency_count = models.BigIntegerField(default=0, help_text="Calls with a latency (queued tasks have none)")
+    latency_sum_ms = models.FloatField(default=0)
+    latency_min_ms = models.FloatField(null=True)
+    latency_max_ms = models.FloatField(null=True)
+    latency_histogram = models.JSONField(default=dict, help_text="bucket index -> count (see deployments.metrics)")
+
+    class Meta:
+        ordering = ["deployment", "start"]
+        constraints = [models.UniqueConstraint(fields=["deployment", "start"], name="unique_metric_minute")]
+
+
+class DeploymentTotals(models.Model):
+    """All-time counters of a deployment (never decrease: Prometheus counters come from here)."""
+
+    deployment = models.OneToOneField(Deployment, on_delete=models.CASCADE, primary_key=True, related_name="totals")
+    requests = models.BigIntegerField(default=0)
+    errors = models.BigIntegerField(default=0)
+    rows = models.BigIntegerField(default=0)
+    by_status = models.JSONField(default=dict)
+    by_error = models.JSONField(default=dict)
+    by_source = models.JSONField(default=dict)
+    latency_count = models.BigIntegerField(default=0)
+    latency_sum_ms = models.FloatField(default=0)
+    latency_min_ms = models.FloatField(null=True)
+    latency_max_ms = models.FloatField(null=True)
+    latency_histogram = models.JSONField(default=dict)
+    first_call = models.DateTimeField(null=True)
+    last_call = models.DateTimeField(null=True)

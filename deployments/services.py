@@ -42,8 +42,25 @@ def _clean(deployment: Deployment, fields: list[str] | None = None) -> None:
         ) from None
 
 
+def check_memory_budget(deployment: Deployment, version: ModelVersion) -> None:
+    """Refuse a model whose loaded size (measured at upload) is over the deployment's budget."""
+    if deployment.memory_limit_mb is None:
+        return
+    needed = (version.details or {}).get("memory_bytes")
+    if needed is None:
+        return
+    budget = deployment.memory_limit_mb * 1024 * 1024
+    if needed > budget:
+        raise ApplicationError(
+            f"{version.model.name} v{version.number} needs about {needed / 1048576:.1f} MB once loaded; "
+            f"this deployment's memory budget is {deployment.memory_limit_mb} MB. Raise memory_limit_mb, or deploy a smaller model.",
+            code="memory_budget_exceeded",
+            details={"needed_bytes": needed, "budget_bytes": budget},
+        )
+
+
 def warm(version: ModelVersion) -> None:
-    """Load the version into this process's cache now, so no request pays for it (issue: memory budget)."""
+    """Load the version into this process's cache now, so no request pays for it."""
     model_cache.get_predictor(version)
 
 
@@ -61,6 +78,7 @@ def deployment_create(
         if value is not None:
             setattr(deployment, key, value)
     _clean(deployment, ["name", "description", *LIMIT_FIELDS])
+    check_memory_budget(deployment, version)
     warm(version)
     deployment.started = timezone.now()
     try:
@@ -93,10 +111,12 @@ def deployment_update(
     if version_number is not None:
         version = version_get(deployment.model_version.model, version_number)
         if version.pk != deployment.model_version_id:
-            warm(version)
             deployment.model_version = version
             changed.append("model_version")
     _clean(deployment, [*LIMIT_FIELDS, "description"])
+    check_memory_budget(deployment, deployment.model_version)
+    if "model_version" in changed:
+        warm(deployment.model_version)
     if changed:
         deployment.save(update_fields=[*changed, "updated"])
     return deployment
@@ -104,6 +124,7 @@ def deployment_update(
 
 def deployment_start(*, deployment: Deployment) -> Deployment:
     """Run (or resume) the deployment: load its model, then take requests; queued tasks go on."""
+    check_memory_budget(deployment, deployment.model_version)
     warm(deployment.model_version)
     with transaction.atomic():
         Deployment.objects.filter(pk=deployment.pk).update(status=Deployment.Status.RUNNING, started=timezone.now())
@@ -162,9 +183,17 @@ def key_revoke(*, key: DeploymentKey) -> None:
 
 
 def enqueue(task_id) -> None:
+    from django_q.brokers import get_broker
+    from django_q.conf import Conf
     from django_q.tasks import async_task
 
-    async_task("deployments.tasks.run_prediction_task", str(task_id), task_name=f"predict-{task_id}")
+    # The queue is named at call time (get_broker's default is frozen at import).
+    async_task(
+        "deployments.tasks.run_prediction_task",
+        str(task_id),
+        task_name=f"predict-{task_id}",
+        broker=get_broker(list_key=Conf.PREFIX),
+    )
 
 
 def _store_input(task: PredictionTask, *, data=None, upload=None, limit: int) -> int:

@@ -14,3 +14,11 @@ def recover_stalled_tasks() -> dict:
 
 def expire_task_results() -> int:
     return services.tasks_expire_results()
+
+
+def prune_metrics() -> int:
+    from django.conf import settings
+
+    from deployments import metrics
+
+    return metrics.delete_old_buckets(settings.MLSERVE_METRICS_RETENTION_DAYS)

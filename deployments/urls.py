@@ -17,6 +17,7 @@ urlpatterns = [
     path("deployments/<str:name>/keys/<int:key_id>/revoke/", views.key_revoke, name="key_revoke"),
     path("deployments/<str:name>/test/", views.deployment_test, name="test"),
     path("deployments/<str:name>/tasks/", views.deployment_tasks, name="tasks"),
+    path("deployments/<str:name>/monitoring/", views.deployment_monitoring, name="monitoring"),
     path("tasks/", views.task_list, name="task_list"),
     path("tasks/<uuid:task_id>/", views.task_detail, name="task_detail"),
     path("tasks/<uuid:task_id>/cancel/", views.task_cancel, name="task_cancel"),

@@ -1,12 +1,15 @@
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from deployments import api_panel, batch, selectors, services, serving
+from deployments import api_panel, batch, charts, metrics, selectors, services, serving
 from deployments.forms import BatchUploadForm, DeploymentCreateForm, KeyCreateForm, LimitsForm, VersionSwitchForm
 from deployments.models import Deployment, PredictionTask
 from mlserve.errors import ApplicationError, NameTaken
@@ -181,6 +184,38 @@ def deployment_test(request, name: str):
     context.update(_deployment_context(request, deployment, "test"))
     context["batch_form"] = batch_form
     return render(request, "deployments/test.html", context)
+
+
+WINDOWS = {"hour": (timedelta(hours=1), timedelta(minutes=1)), "day": (timedelta(days=1), timedelta(minutes=15))}
+
+
+@login_required
+def deployment_monitoring(request, name: str):
+    deployment = selectors.deployment_get_for_user(request.user, name)
+    window = request.GET.get("window", "hour")
+    span, step = WINDOWS.get(window, WINDOWS["hour"])
+    metrics.flush()  # what this process holds back
+    points = metrics.series(deployment, span=span, step=step)
+    labels = [timezone.localtime(p["start"]).strftime("%H:%M") for p in points]
+    step_label = "minute" if step == timedelta(minutes=1) else "15 minutes"
+    context = _deployment_context(request, deployment, "monitoring")
+    context.update(
+        {
+            "summary": metrics.summary(deployment),
+            "window": window if window in WINDOWS else "hour",
+            "calls_chart": charts.bar_chart([p["requests"] for p in points], labels, f"Calls per {step_label}"),
+            "latency_chart": charts.line_chart(
+                {"p50": [p["latency_p50_ms"] for p in points], "p95": [p["latency_p95_ms"] for p in points]},
+                labels,
+                "Latency",
+                " ms",
+            ),
+            "step_label": step_label,
+            "window_calls": sum(p["requests"] for p in points),
+            "window_errors": sum(p["errors"] for p in points),
+        }
+    )
+    return render(request, "deployments/monitoring.html", context)
 
 
 @login_required

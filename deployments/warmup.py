@@ -10,6 +10,7 @@ import threading
 from django.conf import settings
 from django.db import close_old_connections, connection
 
+from deployments import metrics
 from deployments.models import Deployment
 from models_registry import model_cache
 from models_registry.models import ModelVersion
@@ -43,6 +44,7 @@ def start_background_warmer(interval: float) -> threading.Thread:
             try:
                 close_old_connections()
                 warm_running_deployments()
+                metrics.flush()  # an idle worker's counts reach the database too
             except Exception:
                 log.exception("model warm-up round failed")
             finally:

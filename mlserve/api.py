@@ -48,7 +48,8 @@ def _validation_message(detail) -> str:
 
 def exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
-        return Response(exc.as_dict(), status=exc.status_code)
+        headers = {"Retry-After": "1"} if exc.status_code == 429 else None
+        return Response(exc.as_dict(), status=exc.status_code, headers=headers)
     if isinstance(exc, RequestDataTooBig):
         return Response(
             error_body("too_large", "The request body is larger than this server accepts; send a smaller body or a file."),

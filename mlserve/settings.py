@@ -151,7 +151,7 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "mlserve",
+            "KEY_PREFIX": envstr("MLSERVE_CACHE_PREFIX", "mlserve"),
         }
     }
 else:
@@ -247,6 +247,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# Metrics: each process flushes its sums to the database this often; minute buckets are kept this long.
+MLSERVE_METRICS_FLUSH_SECONDS = envint("MLSERVE_METRICS_FLUSH_SECONDS", 10)
+MLSERVE_METRICS_RETENTION_DAYS = envint("MLSERVE_METRICS_RETENTION_DAYS", 30)
+# /metrics (Prometheus) needs this bearer token when set; otherwise it answers loopback and staff only.
+MLSERVE_METRICS_TOKEN = envsecret("MLSERVE_METRICS_TOKEN")
+
 # Queued prediction tasks.
 MLSERVE_BATCH_CHUNK_ROWS = envint("MLSERVE_BATCH_CHUNK_ROWS", 10_000)
 # A running task whose worker shows no sign of life for this long is queued again.
@@ -255,7 +261,8 @@ MLSERVE_TASK_MAX_ATTEMPTS = envint("MLSERVE_TASK_MAX_ATTEMPTS", 3)
 MLSERVE_RESULT_RETENTION_HOURS = envint("MLSERVE_RESULT_RETENTION_HOURS", 7 * 24)
 
 Q_CLUSTER = {
-    "name": "mlserve",
+    # Installations sharing one Redis need different queue names.
+    "name": envstr("MLSERVE_QUEUE_NAME", "mlserve"),
     "workers": envint("MLSERVE_QUEUE_WORKERS", 2),
     "timeout": envint("MLSERVE_TASK_TIMEOUT", 3600),
     # A task whose worker died is handed out again after this many seconds.

@@ -1,5 +1,5 @@
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect
 
 
@@ -14,3 +14,23 @@ def healthz(request):
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+def prometheus_metrics(request):
+    """Prometheus scrape target: a bearer token (MLSERVE_METRICS_TOKEN), or loopback, or staff."""
+    from django.conf import settings
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    from deployments.prometheus import exposition
+
+    token = settings.MLSERVE_METRICS_TOKEN
+    if token:
+        allowed = request.headers.get("Authorization", "") == f"Bearer {token}"
+    else:
+        allowed = request.META.get("REMOTE_ADDR") in ("127.0.0.1", "::1") or request.user.is_staff
+    if not allowed:
+        return JsonResponse(
+            {"error": {"code": "permission_denied", "message": "Send the scrape token: Authorization: Bearer <MLSERVE_METRICS_TOKEN>."}},
+            status=403,
+        )
+    return HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)

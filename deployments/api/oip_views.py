@@ -9,8 +9,9 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from deployments import oip, selectors, services
+from deployments import oip, selectors, serving
 from models_registry import prediction
+from models_registry.inputs import check_row_limit
 
 
 class OipView(APIView):
@@ -72,16 +73,17 @@ class InferView(OipView):
     @extend_schema(tags=["open inference protocol"], request=dict, responses={200: dict})
     def post(self, request, name: str, version: str | None = None):
         deployment = self.deployment(request, name, version)
-        services.ensure_serving(deployment)
         model_version = deployment.model_version
-        header, parsed = oip.parse_inputs(
-            request._request.body, request.headers.get("Inference-Header-Content-Length"), model_version.input_fields
-        )
-        from models_registry.inputs import check_row_limit
 
-        check_row_limit(parsed.batch.n_rows, deployment.max_rows)
-        answer = prediction.run(model_version, parsed)
-        body, json_size = oip.build_response(header, oip.output_tensors(answer, model_version), deployment)
+        def work():
+            header, parsed = oip.parse_inputs(
+                request._request.body, request.headers.get("Inference-Header-Content-Length"), model_version.input_fields
+            )
+            check_row_limit(parsed.batch.n_rows, deployment.max_rows)
+            answer = prediction.run(model_version, parsed)
+            return oip.build_response(header, oip.output_tensors(answer, model_version), deployment), parsed.batch.n_rows
+
+        body, json_size = serving.serve(deployment, "oip", work)
         if json_size is None:
             return HttpResponse(body, content_type="application/json")
         response = HttpResponse(body, content_type="application/octet-stream")

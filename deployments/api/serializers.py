@@ -29,6 +29,19 @@ class DeploymentSerializer(serializers.ModelSerializer):
         }
 
 
+class DeploymentDetailSerializer(DeploymentSerializer):
+    metrics = serializers.SerializerMethodField()
+
+    class Meta(DeploymentSerializer.Meta):
+        fields = DeploymentSerializer.Meta.fields + ["metrics"]
+
+    def get_metrics(self, deployment) -> dict:
+        from deployments import metrics
+
+        summary = metrics.summary(deployment)
+        return {k: summary[k] for k in ("requests", "errors", "rows", "last_call", "latency_ms")}
+
+
 class LimitsMixin(serializers.Serializer):
     timeout_seconds = serializers.FloatField(required=False, help_text="Seconds a synchronous request may take (504 after)")
     max_rows = serializers.IntegerField(required=False, help_text="Rows per synchronous request (413 above)")

@@ -8,6 +8,7 @@ urlpatterns = [
     path("deployments/<str:name>/start", views.DeploymentStartView.as_view(), name="api-deployment-start"),
     path("deployments/<str:name>/pause", views.DeploymentPauseView.as_view(), name="api-deployment-pause"),
     path("deployments/<str:name>/predict", views.DeploymentPredictView.as_view(), name="api-deployment-predict"),
+    path("deployments/<str:name>/metrics", views.DeploymentMetricsView.as_view(), name="api-deployment-metrics"),
     path("deployments/<str:name>/tasks", views.DeploymentTasksView.as_view(), name="api-deployment-tasks"),
     path("deployments/<str:name>/keys", views.DeploymentKeysView.as_view(), name="api-deployment-keys"),
     path("deployments/<str:name>/keys/<int:key_id>", views.DeploymentKeyDetailView.as_view(), name="api-deployment-key"),

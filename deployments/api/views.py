@@ -6,9 +6,10 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from deployments import batch, selectors, services, serving, task_files
+from deployments import batch, metrics, selectors, services, serving, task_files
 from deployments.api.serializers import (
     DeploymentCreateSerializer,
+    DeploymentDetailSerializer,
     DeploymentKeyCreatedSerializer,
     DeploymentKeyCreateSerializer,
     DeploymentKeySerializer,
@@ -60,10 +61,11 @@ class DeploymentListView(APIView):
 class DeploymentDetailView(APIView):
     parser_classes = [JSONParser]
 
-    @extend_schema(responses=DeploymentSerializer, tags=["deployments"])
+    @extend_schema(responses=DeploymentDetailSerializer, tags=["deployments"])
     def get(self, request, name: str):
         deployment = selectors.deployment_get_for_user(request.user, name)
-        return Response(DeploymentSerializer(deployment, context={"request": request}).data)
+        metrics.flush()
+        return Response(DeploymentDetailSerializer(deployment, context={"request": request}).data)
 
     @extend_schema(request=DeploymentUpdateSerializer, responses=DeploymentSerializer, tags=["deployments"])
     def patch(self, request, name: str):
@@ -101,6 +103,24 @@ class DeploymentPauseView(APIView):
         """Pause: serving endpoints answer 503 until it is started again."""
         deployment = services.deployment_pause(deployment=selectors.deployment_get_for_user(request.user, name))
         return Response(DeploymentSerializer(deployment, context={"request": request}).data)
+
+
+class DeploymentMetricsView(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("window", str, enum=["hour", "day"], description="Series span (default hour)")],
+        responses={200: dict},
+        tags=["deployments"],
+    )
+    def get(self, request, name: str):
+        """Totals since the first call (calls, errors by kind, rows, latency percentiles) and a series per minute (hour) or 15 minutes (day)."""
+        from datetime import timedelta
+
+        deployment = selectors.deployment_get_for_user(request.user, name)
+        metrics.flush()
+        span, step = {"day": (timedelta(days=1), timedelta(minutes=15))}.get(
+            request.query_params.get("window", ""), (timedelta(hours=1), timedelta(minutes=1))
+        )
+        return Response({"summary": metrics.summary(deployment), "series": metrics.series(deployment, span=span, step=step)})
 
 
 class DeploymentPredictView(APIView):

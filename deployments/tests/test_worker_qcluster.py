@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from deployments.models import PredictionTask
 from models_registry.tests.test_image_predictions import SAMPLES, digit_png
 from tests.model_files import iris_frame
+from tests.subprocess_env import child_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,14 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def start_worker(data_dir: Path, log: Path, **env) -> subprocess.Popen:
     """`python manage.py recover_tasks && python manage.py qcluster`, as the Procfile runs it."""
-    environment = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
-        "MLSERVE_DATA_DIR": str(data_dir),
-        "MLSERVE_QUEUE_WORKERS": "1",
-        "SECRET_KEY": settings.SECRET_KEY,  # queue messages are signed with it
-        **env,
-    }
+    environment = child_env(MLSERVE_DATA_DIR=str(data_dir), MLSERVE_QUEUE_WORKERS="1", **env)
     command = f"{sys.executable} manage.py recover_tasks && exec {sys.executable} manage.py qcluster"
     return subprocess.Popen(
         ["sh", "-c", command], cwd=ROOT, env=environment, stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True

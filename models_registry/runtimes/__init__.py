@@ -10,6 +10,8 @@ Each runtime module exposes:
 and a probe prediction on a sample built from the extracted schema.
 """
 
+import importlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -80,13 +82,41 @@ def runtime_for(fmt: str) -> ModuleType:
     return module
 
 
+ENGINE_LIBRARIES = {
+    "pmml": ("pypmml",),
+    "onnx": ("onnx", "onnxruntime"),
+    "xgboost": ("xgboost",),
+    "skops": ("sklearn", "skops.io"),
+    "pickle": ("sklearn", "joblib"),
+}
+
+
+def resident_bytes() -> int:
+    """This process's resident memory (Linux /proc; 0 where unavailable)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def inspect_artifact(path: Path, fmt: str) -> tuple[ModelInfo, Predictor]:
-    """Load the artifact, extract its schema and prove it predicts on a sample row."""
+    """Load the artifact, extract its schema and prove it predicts on a sample row.
+
+    Also estimates the memory the loaded model takes (details["memory_bytes"]): the
+    growth of this process while loading it, engines already imported, and never
+    less than the file's size. PMML models live in the JVM: 4x the document."""
     from models_registry.inputs import batch_from_records
     from models_registry.samples import sample_record
 
     module = runtime_for(fmt)
+    for library in ENGINE_LIBRARIES.get(fmt, ()):
+        importlib.import_module(library)  # so their import is not counted as the model's memory
+    before = resident_bytes()
     info, predictor = module.inspect(path, fmt)
+    size = path.stat().st_size
+    grown = max(0, resident_bytes() - before)
+    info.details["memory_bytes"] = 4 * size if fmt == "pmml" else max(grown, size)
     try:
         batch = batch_from_records([sample_record(info.inputs)], info.inputs)
         prediction = predictor.predict(batch)

@@ -1,0 +1,128 @@
+"""Per-deployment limits on the synchronous path: concurrent requests across every
+process (429), and the request timeout (504).
+
+Concurrency slots live where all processes see them:
+- with REDIS_URL, a counter in the shared cache (every machine);
+- without it (one machine, the embedded default), N lock files per deployment
+  under the data dir, taken with flock: the kernel frees a slot the moment its
+  process dies, so a crash never leaks one.
+"""
+
+import errno
+import fcntl
+import os
+import random
+import signal
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.conf import settings
+from django.core.cache import cache
+
+from mlserve.errors import ApplicationError
+
+# A slot counter left by a process that died mid-request expires after this long.
+REDIS_SLOT_TTL_PAD = 30
+
+
+class TooManyRequests(ApplicationError):
+    status_code = 429
+    code = "too_many_requests"
+
+
+class RequestTimeout(ApplicationError):
+    status_code = 504
+    code = "timeout"
+
+
+def _busy(deployment) -> TooManyRequests:
+    return TooManyRequests(
+        f"Deployment {deployment.name!r} is already serving {deployment.max_concurrency} requests "
+        "(its max_concurrency); retry in a moment.",
+        details={"max_concurrency": deployment.max_concurrency, "retry_after_seconds": 1},
+    )
+
+
+@contextmanager
+def _redis_slot(deployment):
+    key = f"concurrency:{deployment.pk}"
+    ttl = int(deployment.timeout_seconds) + REDIS_SLOT_TTL_PAD
+    cache.add(key, 0, ttl)
+    count = cache.incr(key)
+    cache.touch(key, ttl)
+    try:
+        if count > deployment.max_concurrency:
+            raise _busy(deployment)
+        yield
+    finally:
+        cache.decr(key)
+
+
+def _slot_dir(deployment) -> Path:
+    path = Path(settings.MLSERVE_DATA_DIR) / "locks" / f"deployment-{deployment.pk}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextmanager
+def _file_slot(deployment):
+    folder = _slot_dir(deployment)
+    n = deployment.max_concurrency
+    start = random.randrange(n)
+    for i in range(n):
+        # A fresh open file description per attempt, so threads of one process exclude each other too.
+        fd = os.open(folder / f"slot-{(start + i) % n}", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EAGAIN, errno.EACCES):
+                continue
+            raise
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+        return
+    raise _busy(deployment)
+
+
+def concurrency_slot(deployment):
+    """Hold one of the deployment's max_concurrency slots for the duration, or raise 429."""
+    return _redis_slot(deployment) if settings.REDIS_URL else _file_slot(deployment)
+
+
+@contextmanager
+def time_limit(deployment):
+    """Raise 504 once the request has run timeout_seconds.
+
+    In a process's main thread (gunicorn's sync workers) a real-time timer
+    interrupts the work: Python code stops at once, a long call into native
+    code (a model's C++ kernel) as soon as it returns. Elsewhere the elapsed
+    time is checked when the work is done."""
+    seconds = deployment.timeout_seconds
+    message = (
+        f"The request took longer than this deployment's {seconds:g} s timeout; send fewer rows, "
+        "or submit a queued task."
+    )
+    if threading.current_thread() is not threading.main_thread():
+        import time
+
+        started = time.monotonic()
+        yield
+        if time.monotonic() - started > seconds:
+            raise RequestTimeout(message)
+        return
+
+    def expired(signum, frame):
+        raise RequestTimeout(message)
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
