@@ -63,8 +63,13 @@ def line_chart(series: dict[str, list[float | None]], labels: list[str], title: 
             if value is None:
                 continue
             x = PAD_LEFT + plot_w * (i + 0.5) / max(len(values), 1)
-            points.append(f"{x:.1f},{PAD_TOP + plot_h * (1 - value / y_max):.1f}")
-        if points:
+            y = PAD_TOP + plot_h * (1 - value / y_max)
+            points.append(f"{x:.1f},{y:.1f}")
+            # A dot per point: a minute with calls between empty minutes still shows.
+            parts.append(
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" class="dot dot-{k}"><title>{escape(labels[i])} {escape(name)}: {value:.3g}{escape(unit)}</title></circle>'
+            )
+        if len(points) > 1:
             parts.append(f'<polyline points="{" ".join(points)}" class="line line-{k}"><title>{escape(name)}</title></polyline>')
         parts.append(f'<text x="{PAD_LEFT + 8 + k * 90}" y="{PAD_TOP + 12}" class="legend legend-{k}">{escape(name)}</text>')
     parts.append("</svg>")

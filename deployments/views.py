@@ -1,5 +1,6 @@
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -213,6 +214,7 @@ def deployment_monitoring(request, name: str):
             "step_label": step_label,
             "window_calls": sum(p["requests"] for p in points),
             "window_errors": sum(p["errors"] for p in points),
+            "flush_seconds": settings.MLSERVE_METRICS_FLUSH_SECONDS,
         }
     )
     return render(request, "deployments/monitoring.html", context)
