@@ -40,11 +40,16 @@ def isolated_queue_and_cache(settings, worker_id, monkeypatch):
 
 @pytest.fixture(autouse=True)
 def fresh_model_cache():
+    from accounts import authentication as token_auth
+    from deployments import authentication as key_auth
     from deployments import metrics
+    from deployments import selectors as deployment_selectors
     from models_registry import model_cache
 
     model_cache._cache.clear()
     metrics._pending.clear()  # counts of an earlier test's deployments
+    for cache in (token_auth._tokens, key_auth._keys, deployment_selectors._serving):
+        cache.clear()
     yield
 
 

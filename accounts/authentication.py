@@ -1,18 +1,32 @@
-"""`Authorization: Token <key>` for programs (also accepted as `Bearer <key>`)."""
+"""`Authorization: Token <key>` for programs (also accepted as `Bearer <key>`).
 
+Lookups are cached per process for MLSERVE_AUTH_CACHE_SECONDS: a revoked token
+stops working at once in the process that revoked it, and within that many
+seconds everywhere else."""
+
+from django.conf import settings
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
-from accounts.selectors import token_for_key
+from accounts.models import ApiToken, hash_key
 from accounts.services import token_touch
+from mlserve.ttl_cache import TtlCache
 
 KEYWORDS = (b"token", b"bearer")
 # Keys with this prefix belong to one deployment; deployments.authentication checks them.
 DEPLOYMENT_KEY_PREFIX = "mlsd_"
+INVALID_TOKEN = "Invalid or revoked token: create a new one on your account page."
+
+_tokens = TtlCache()
 
 
 def key_from_header(request) -> str | None:
-    parts = get_authorization_header(request).split()
+    return parse_authorization(get_authorization_header(request))
+
+
+def parse_authorization(header: bytes) -> str | None:
+    """The key in `Token <key>` / `Bearer <key>`, None for other schemes."""
+    parts = header.split()
     if not parts or parts[0].lower() not in KEYWORDS:
         return None
     if len(parts) != 2:
@@ -23,16 +37,36 @@ def key_from_header(request) -> str | None:
         raise exceptions.AuthenticationFailed("The token contains characters that are not allowed.") from None
 
 
+def token_for_key(key: str) -> ApiToken | None:
+    """The active token with this key (its user loaded), from the cache when fresh."""
+    digest = hash_key(key)
+    token = _tokens.get(digest)
+    if token is None:
+        token = ApiToken.objects.select_related("user").filter(key_hash=digest).first()
+        if token is None or not token.user.is_active:
+            return None
+        _tokens.set(digest, token, settings.MLSERVE_AUTH_CACHE_SECONDS)
+    return token
+
+
+def forget_token(token: ApiToken) -> None:
+    _tokens.pop(token.key_hash)
+
+
+def authenticate_token(key: str):
+    token = token_for_key(key)
+    if token is None:
+        raise exceptions.AuthenticationFailed(INVALID_TOKEN)
+    token_touch(token)
+    return token.user, token
+
+
 class TokenAuthentication(BaseAuthentication):
     def authenticate(self, request):
         key = key_from_header(request)
         if key is None or key.startswith(DEPLOYMENT_KEY_PREFIX):
             return None
-        token = token_for_key(key)
-        if token is None or not token.user.is_active:
-            raise exceptions.AuthenticationFailed("Invalid or revoked token: create a new one on your account page.")
-        token_touch(token)
-        return token.user, token
+        return authenticate_token(key)
 
     def authenticate_header(self, request) -> str:
         return "Token"

@@ -2,11 +2,7 @@
 
 from django.shortcuts import get_object_or_404
 
-from accounts.models import ApiToken, User, hash_key
-
-
-def token_for_key(key: str) -> ApiToken | None:
-    return ApiToken.objects.select_related("user").filter(key_hash=hash_key(key)).first()
+from accounts.models import ApiToken, User
 
 
 def token_get_for_user(user: User, token_id: int) -> ApiToken:

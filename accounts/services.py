@@ -32,7 +32,10 @@ def token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
 
 
 def token_revoke(*, token: ApiToken) -> None:
+    from accounts.authentication import forget_token
+
     token.delete()
+    forget_token(token)
 
 
 def token_touch(token) -> None:

@@ -5,6 +5,7 @@ Memory stays flat however large the file: one chunk of rows is in memory at a ti
 """
 
 import csv
+import gc
 import json
 import logging
 import threading
@@ -19,7 +20,7 @@ from django.utils import timezone
 from deployments import metrics, task_files
 from deployments.models import Deployment, PredictionTask
 from mlserve.errors import ApplicationError
-from models_registry import files, prediction
+from models_registry import files, model_cache, prediction
 from models_registry.inputs import ParsedInput, parse_json_body
 from models_registry.outputs import probability_rows
 
@@ -190,6 +191,17 @@ def _predict_chunks(task: PredictionTask, version, writer: ResultWriter) -> int 
     return done
 
 
+_frozen = False
+
+
+def _freeze_long_lived_objects() -> None:
+    """Once per worker process: the collector stops walking modules and models (see gunicorn.conf.py)."""
+    global _frozen
+    if not _frozen:
+        gc.freeze()
+        _frozen = True
+
+
 def run(task_id) -> str:
     """The queue's entry point for one task; returns what happened (for logs and tests)."""
     task = PredictionTask.objects.select_related("deployment", "model_version__model").filter(pk=task_id).first()
@@ -202,6 +214,8 @@ def run(task_id) -> str:
     if not _claim(task.id):
         return "skipped (claimed elsewhere)"
     version = task.model_version or task.deployment.model_version
+    model_cache.get_predictor(version)
+    _freeze_long_lived_objects()
     started = time.perf_counter()
     writer = ResultWriter(task)
     try:

@@ -1,5 +1,6 @@
 """Reads for deployments and tasks, with the ownership rules in one place."""
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import Http404
@@ -8,6 +9,7 @@ from django.shortcuts import get_object_or_404
 from accounts.models import User
 from deployments.models import Deployment, DeploymentKey, PredictionTask
 from mlserve.errors import NotAllowed
+from mlserve.ttl_cache import TtlCache
 
 
 def deployment_list_for_user(user: User, search: str = "") -> QuerySet[Deployment]:
@@ -21,14 +23,39 @@ def deployment_get_for_user(user: User, name: str) -> Deployment:
     return get_object_or_404(Deployment.objects.select_related("model_version__model"), owner=user, name=name)
 
 
+_serving = TtlCache()
+
+
+def deployment_for_serving(user: User, name: str) -> Deployment:
+    """deployment_get_for_user for the serving path, cached per process for MLSERVE_DEPLOYMENT_CACHE_SECONDS.
+
+    Each request reads the deployment once, so a version switch or a pause made
+    in another process reaches this one within that time, never mid-request."""
+    key = (user.pk, name)
+    deployment = _serving.get(key)
+    if deployment is None:
+        deployment = deployment_get_for_user(user, name)
+        _serving.set(key, deployment, settings.MLSERVE_DEPLOYMENT_CACHE_SECONDS)
+    return deployment
+
+
+def forget_deployment(deployment: Deployment) -> None:
+    """Changes take effect at once in the process that made them."""
+    _serving.pop((deployment.owner_id, deployment.name))
+
+
+def check_key_scope(auth, deployment: Deployment) -> None:
+    if isinstance(auth, DeploymentKey) and auth.deployment_id != deployment.pk:
+        raise NotAllowed(
+            f"This key belongs to deployment {auth.deployment.name!r} and cannot call {deployment.name!r}.",
+            code="wrong_deployment_key",
+        )
+
+
 def deployment_for_request(request, name: str) -> Deployment:
     """The deployment a serving request names, for a user token or a key of that very deployment."""
-    key = request.auth if isinstance(request.auth, DeploymentKey) else None
-    deployment = deployment_get_for_user(request.user, name)
-    if key is not None and key.deployment_id != deployment.pk:
-        raise NotAllowed(
-            f"This key belongs to deployment {key.deployment.name!r} and cannot call {name!r}.", code="wrong_deployment_key"
-        )
+    deployment = deployment_for_serving(request.user, name)
+    check_key_scope(request.auth, deployment)
     return deployment
 
 

@@ -17,6 +17,7 @@ from accounts.models import User, hash_key
 from accounts.services import new_key
 from deployments import task_files
 from deployments.models import Deployment, DeploymentKey, PredictionTask
+from deployments.selectors import forget_deployment
 from mlserve.errors import ApplicationError, Conflict, NameTaken, TooLarge, Unavailable
 from models_registry import model_cache
 from models_registry.models import ModelVersion, RegisteredModel
@@ -119,6 +120,7 @@ def deployment_update(
         warm(deployment.model_version)
     if changed:
         deployment.save(update_fields=[*changed, "updated"])
+        forget_deployment(deployment)
     return deployment
 
 
@@ -133,6 +135,7 @@ def deployment_start(*, deployment: Deployment) -> Deployment:
         )
         transaction.on_commit(lambda: [enqueue(task_id) for task_id in waiting])
     deployment.refresh_from_db()
+    forget_deployment(deployment)
     return deployment
 
 
@@ -140,6 +143,7 @@ def deployment_pause(*, deployment: Deployment) -> Deployment:
     """Stop taking requests (503); queued tasks wait until the deployment runs again."""
     Deployment.objects.filter(pk=deployment.pk).update(status=Deployment.Status.PAUSED)
     deployment.refresh_from_db()
+    forget_deployment(deployment)
     return deployment
 
 
@@ -148,6 +152,7 @@ def deployment_delete(*, deployment: Deployment) -> None:
     with transaction.atomic():
         deployment.delete()
         transaction.on_commit(lambda: task_files.remove_all(task_ids))
+    forget_deployment(deployment)
     log.info("deployment %s deleted with %d tasks", deployment.name, len(task_ids))
 
 
@@ -176,7 +181,10 @@ def key_create(*, deployment: Deployment, name: str) -> tuple[DeploymentKey, str
 
 
 def key_revoke(*, key: DeploymentKey) -> None:
+    from deployments.authentication import forget_key
+
     key.delete()
+    forget_key(key)
 
 
 # ---- prediction tasks --------------------------------------------------------------

@@ -4,6 +4,7 @@ Each gunicorn worker starts a thread (mlserve/gunicorn.conf.py) that loads them
 at boot and then checks every few seconds for deployments started or switched
 in another process, so requests find their model in memory."""
 
+import gc
 import logging
 import threading
 
@@ -43,7 +44,8 @@ def start_background_warmer(interval: float) -> threading.Thread:
         while True:
             try:
                 close_old_connections()
-                warm_running_deployments()
+                if warm_running_deployments():
+                    gc.freeze()  # the new models are long-lived too (see gunicorn.conf.py)
                 metrics.flush()  # an idle worker's counts reach the database too
             except Exception:
                 log.exception("model warm-up round failed")

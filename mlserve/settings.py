@@ -204,6 +204,11 @@ MLSERVE_ZIP_MAX_MEMBERS = envint("MLSERVE_ZIP_MAX_MEMBERS", 10_000)
 MLSERVE_ZIP_MAX_BYTES = envint("MLSERVE_ZIP_MAX_BYTES", 512 * 1024 * 1024)
 MLSERVE_MAX_IMAGE_PIXELS = envint("MLSERVE_MAX_IMAGE_PIXELS", 40_000_000)
 
+# Token and deployment lookups are cached per process this long (a revoked token or a
+# paused deployment takes effect at once where it was changed, within this long elsewhere).
+MLSERVE_AUTH_CACHE_SECONDS = envint("MLSERVE_AUTH_CACHE_SECONDS", 10)
+MLSERVE_DEPLOYMENT_CACHE_SECONDS = envint("MLSERVE_DEPLOYMENT_CACHE_SECONDS", 1)
+
 # Models loaded and kept in memory per process (least recently used evicted first).
 MLSERVE_MODEL_CACHE_SIZE = envint("MLSERVE_MODEL_CACHE_SIZE", 16)
 # Threads each ONNX Runtime session may use; 1 suits several web workers per core.

@@ -4,4 +4,9 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mlserve.settings")
 
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+from deployments.fastpath import FastPredict  # noqa: E402  (needs the settings above)
+
+# The synchronous predict call with a token and JSON skips Django's stack (see deployments/fastpath.py).
+application = FastPredict(django_application)

@@ -382,18 +382,21 @@ def _dataframe_split(split, fields: list[Field]) -> ParsedInput:
     if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
         raise InvalidInput("'dataframe_split.columns' must be a list of field names.")
     width = len(columns)
-    for i, row in enumerate(data):
-        if not isinstance(row, list) or len(row) != width:
-            raise InvalidInput(
-                f"Row {i} of 'dataframe_split.data' must be a list of {width} values (one per column), "
-                f"got {_describe(row)}.",
-                details={"row": i},
-            )
     try:
         # Fast path: an all-numeric table becomes one array in a single step.
         matrix = np.asarray(data, dtype=np.float64) if data else np.empty((0, width))
-        raw = {name: matrix[:, j] for j, name in enumerate(columns)}
     except (TypeError, ValueError):
+        matrix = None
+    if matrix is not None and matrix.ndim == 2 and matrix.shape[1] == width:
+        raw = {name: matrix[:, j] for j, name in enumerate(columns)}
+    else:
+        for i, row in enumerate(data):
+            if not isinstance(row, list) or len(row) != width:
+                raise InvalidInput(
+                    f"Row {i} of 'dataframe_split.data' must be a list of {width} values (one per column), "
+                    f"got {_describe(row)}.",
+                    details={"row": i},
+                )
         raw = {name: [row[j] for row in data] for j, name in enumerate(columns)}
     return batch_from_columns(raw, len(data), fields)
 

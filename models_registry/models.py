@@ -76,8 +76,17 @@ class ModelVersion(models.Model):
 
     @property
     def input_fields(self):
-        return fields_from_json(self.inputs)
+        return self._fields("inputs")
 
     @property
     def output_fields(self):
-        return fields_from_json(self.outputs)
+        return self._fields("outputs")
+
+    def _fields(self, attribute: str):
+        # Parsed once per JSON value: the serving path asks several times per request.
+        raw = getattr(self, attribute)
+        cached = self.__dict__.get(f"_{attribute}_parsed")
+        if cached is None or cached[0] is not raw:
+            cached = (raw, fields_from_json(raw))
+            self.__dict__[f"_{attribute}_parsed"] = cached
+        return cached[1]

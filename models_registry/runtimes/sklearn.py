@@ -218,22 +218,58 @@ def inspect(path: Path, fmt: str) -> tuple[ModelInfo, "SklearnPredictor"]:
     return info, SklearnPredictor(estimator, info)
 
 
+# Classifiers whose predict() is exactly the most probable class of predict_proba():
+# one call gives both (the equality tests hold us to it).
+ARGMAX_CLASSIFIERS = {
+    "LogisticRegression",
+    "RandomForestClassifier",
+    "ExtraTreesClassifier",
+    "DecisionTreeClassifier",
+    "ExtraTreeClassifier",
+    "GradientBoostingClassifier",
+    "HistGradientBoostingClassifier",
+    "GaussianNB",
+    "MultinomialNB",
+    "BernoulliNB",
+    "ComplementNB",
+    "MLPClassifier",
+}
+# A model fitted on a DataFrame but given the same columns as an array works the
+# same; scikit-learn just warns, on every call.
+warnings.filterwarnings("ignore", message="X does not have valid feature names", category=UserWarning)
+
+
+def _selects_columns_by_name(estimator) -> bool:
+    steps = [s for _, s in getattr(estimator, "steps", [])] or [estimator]
+    return any(hasattr(step, "transformers_") for step in steps)
+
+
 class SklearnPredictor:
     def __init__(self, estimator, info: ModelInfo):
         self.estimator = estimator
         self.model_type = info.model_type
         self.names = [f.name for f in info.inputs]
-        self.by_name = getattr(estimator, "feature_names_in_", None) is not None
+        numeric = all(f.type in ("float", "double", "integer") for f in info.inputs)
+        # A DataFrame only where the model needs one: columns picked by name, or text columns.
+        self.use_frame = getattr(estimator, "feature_names_in_", None) is not None and (
+            not numeric or _selects_columns_by_name(estimator)
+        )
         self.classes = list(info.classes) if info.classes is not None else None
         self.has_proba = hasattr(estimator, "predict_proba")
+        final = _final_step(estimator)
+        self.labels_from_proba = self.has_proba and type(final).__name__ in ARGMAX_CLASSIFIERS
+        self.class_array = np.asarray(final.classes_) if hasattr(final, "classes_") else None
 
     def _features(self, batch: Batch):
-        # Models fitted on a DataFrame look columns up by name (and may mix types).
-        return batch.frame(self.names) if self.by_name else batch.matrix(self.names)
+        return batch.frame(self.names) if self.use_frame else batch.matrix(self.names)
 
     def predict(self, batch: Batch) -> Prediction:
         X = self._features(batch)
         if self.model_type == "classification":
+            if self.labels_from_proba:
+                proba = self.estimator.predict_proba(X)
+                labels = self.class_array[proba.argmax(axis=1)].tolist()
+                return Prediction(predictions=labels, probabilities=proba, classes=self.classes)
             labels = [python_scalar(v) for v in self.estimator.predict(X)]
             proba = self.estimator.predict_proba(X) if self.has_proba else None
             return Prediction(predictions=labels, probabilities=proba, classes=self.classes)

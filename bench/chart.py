@@ -1,0 +1,31 @@
+"""Run in bench/.mlflow-venv (it has matplotlib): req/s by concurrency, mlserve vs MLflow vs the ceiling."""
+
+import json
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+results = json.load(open(sys.argv[1]))
+out = sys.argv[2]
+rows = [r for r in results["single_row"]]
+models = sorted({r["model"] for r in rows if r["server"] != "ceiling"})
+fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.6), sharey=False)
+for ax, model in zip(axes, models):
+    servers = ["mlserve", "mlflow"] + (["ceiling"] if model == "iris_logreg" else [])
+    width = 0.8 / len(servers)
+    for k, server in enumerate(servers):
+        points = [r for r in rows if r["server"] == server and (r["model"] == model or server == "ceiling")]
+        points.sort(key=lambda r: r["concurrency"])
+        xs = [i + k * width for i in range(len(points))]
+        ax.bar(xs, [p["rps"] for p in points], width=width, label=server)
+    ax.set_xticks([i + width * (len(servers) - 1) / 2 for i in range(2)], ["c=1", "c=16"])
+    ax.set_title(model)
+    ax.set_ylabel("requests/s")
+    ax.legend(fontsize=8)
+fig.suptitle("Single-row requests per second (higher is better)")
+fig.tight_layout()
+fig.savefig(out, dpi=110)
+print(out)
