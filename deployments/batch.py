@@ -4,7 +4,6 @@ to the result files, and record progress after every chunk.
 Memory stays flat however large the file: one chunk of rows is in memory at a time.
 """
 
-import csv
 import gc
 import json
 import logging
@@ -12,7 +11,9 @@ import threading
 import time
 from collections.abc import Iterator
 
+import numpy as np
 import orjson
+import pandas as pd
 from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
@@ -22,7 +23,6 @@ from deployments.models import Deployment, PredictionTask
 from mlserve.errors import ApplicationError
 from models_registry import files, model_cache, prediction
 from models_registry.inputs import ParsedInput, parse_json_body
-from models_registry.outputs import probability_rows
 
 log = logging.getLogger(__name__)
 CHECK_ROWS = 100
@@ -70,54 +70,118 @@ def count_task_rows(task: PredictionTask) -> int | None:
 
 
 # ---- result files ------------------------------------------------------------------
+#
+# result.jsonl holds one line per chunk: {"predictions": [...], "probabilities": [[...]],
+# "sources": [...]}, written at numpy speed; the per-row shapes of the JSON result are
+# built when it is downloaded. result.csv holds the input columns as sent, then the
+# answers, written chunk by chunk with pandas.
 
 
-def _csv_columns(parsed: ParsedInput):
+def _input_frame(parsed: ParsedInput) -> pd.DataFrame:
     """The input columns to repeat in the CSV result: the rows as sent, or the scalar inputs."""
     if parsed.raw is not None:
-        return [str(c) for c in parsed.raw.columns], parsed.raw.to_numpy(dtype=object).tolist()
-    names = [k for k, v in parsed.batch.columns.items() if v.ndim == 1]
-    rows = list(zip(*[parsed.batch.columns[k].tolist() for k in names])) if names else [()] * parsed.batch.n_rows
-    return names, rows
+        return parsed.raw.reset_index(drop=True)
+    return pd.DataFrame({k: v for k, v in parsed.batch.columns.items() if v.ndim == 1})
+
+
+def _cell(value):
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode() if isinstance(value, (dict, list)) else value
 
 
 class ResultWriter:
-    """Appends each chunk's answers: JSON lines (for the JSON result) and CSV (inputs + answers)."""
-
-    def __init__(self, task: PredictionTask):
+    def __init__(self, task: PredictionTask, classes: list | None):
         self.jsonl = open(task_files.result_jsonl(task), "wb")
         self.csv_file = open(task_files.result_csv(task), "w", newline="")
-        self.csv = csv.writer(self.csv_file)
+        self.labels = [str(c) for c in classes] if classes else []
+        self.input_columns = None
         self.header_written = False
 
-    def write(self, parsed: ParsedInput, predictions: list, probabilities: list | None) -> None:
-        sources = parsed.row_sources
-        lines = []
-        for i, value in enumerate(predictions):
-            row = {"prediction": value}
-            if probabilities is not None:
-                row["probabilities"] = probabilities[i]
-            if sources:
-                row["source"] = sources[i]
-            lines.append(orjson.dumps(row, option=orjson.OPT_SERIALIZE_NUMPY))
-        self.jsonl.write(b"\n".join(lines) + b"\n")
+    def write(self, parsed: ParsedInput, answer) -> None:
+        line = {"predictions": answer.predictions}
+        if answer.probabilities is not None:
+            line["probabilities"] = np.asarray(answer.probabilities, dtype=np.float64)
+        if parsed.row_sources:
+            line["sources"] = parsed.row_sources
+        self.jsonl.write(orjson.dumps(line, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
 
-        names, input_rows = _csv_columns(parsed)
-        labels = list(probabilities[0]) if probabilities else []
-        if not self.header_written:
-            header = names + (["source"] if sources and "source" not in names else []) + ["prediction"]
-            self.csv.writerow(header + [f"probability({label})" for label in labels])
-            self.header_written = True
-        for i, value in enumerate(predictions):
-            cells = list(input_rows[i]) + ([sources[i]] if sources and "source" not in names else [])
-            cells.append(json.dumps(value) if isinstance(value, (dict, list)) else value)
-            if probabilities is not None:
-                cells += [probabilities[i][label] for label in labels]
-            self.csv.writerow(cells)
+        inputs = _input_frame(parsed)
+        if self.input_columns is None:
+            self.input_columns = list(inputs.columns)
+        else:  # later chunks (e.g. other CSVs of a ZIP) line up under the first one's header
+            inputs = inputs.reindex(columns=self.input_columns)
+        answers = {}
+        if parsed.row_sources and "source" not in self.input_columns:
+            answers["source"] = parsed.row_sources
+        predictions = answer.predictions
+        answers["prediction"] = [_cell(v) for v in predictions] if isinstance(predictions[0], (dict, list)) else predictions
+        if answer.probabilities is not None:
+            for i, label in enumerate(self.labels):
+                answers[f"probability({label})"] = answer.probabilities[:, i]
+        table = pd.concat([inputs, pd.DataFrame(answers)], axis=1)
+        table.to_csv(self.csv_file, header=not self.header_written, index=False)
+        self.header_written = True
 
     def close(self) -> None:
         self.jsonl.close()
         self.csv_file.close()
+
+
+def _chunk_lines(task: PredictionTask):
+    path = task_files.result_jsonl(task)
+    if not path.exists():
+        return
+    with open(path, "rb") as f:
+        for line in f:
+            yield orjson.loads(line)
+
+
+def _probability_rows(chunk: dict, labels: list[str]) -> list[dict]:
+    return [dict(zip(labels, row)) for row in chunk["probabilities"]]
+
+
+def read_result_rows(task: PredictionTask, limit: int) -> list[dict]:
+    """The first result rows, for previews: {"prediction", "probabilities"?, "source"?}."""
+    labels = [str(c) for c in (task.model_version.classes or [])] if task.model_version else []
+    rows = []
+    for chunk in _chunk_lines(task):
+        probabilities = _probability_rows(chunk, labels) if "probabilities" in chunk else None
+        for i, value in enumerate(chunk["predictions"]):
+            row = {"prediction": value}
+            if probabilities is not None:
+                row["probabilities"] = probabilities[i]
+            if "sources" in chunk:
+                row["source"] = chunk["sources"][i]
+            rows.append(row)
+            if len(rows) >= limit:
+                return rows
+    return rows
+
+
+def _array_items(values: list) -> bytes:
+    """A JSON array's items without its brackets, to stream one array over many chunks."""
+    return orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1]
+
+
+def json_result_stream(task: PredictionTask, model_name: str, version_number: int | None) -> Iterator[bytes]:
+    """The JSON result, streamed: {"task_id", "model", "version", "rows", "predictions", "probabilities"?, "sources"?}."""
+    labels = [str(c) for c in (task.model_version.classes or [])] if task.model_version else []
+    head = {"task_id": str(task.id), "model": model_name, "version": version_number, "rows": task.rows_done}
+    yield orjson.dumps(head)[:-1]
+    present = set()
+    for key in ("predictions", "probabilities", "sources"):
+        if key != "predictions" and key not in present:
+            continue
+        yield f', "{key}": ['.encode()
+        first = True
+        for chunk in _chunk_lines(task):
+            present.update(chunk)
+            if key not in chunk or not chunk[key]:
+                continue
+            values = _probability_rows(chunk, labels) if key == "probabilities" else chunk[key]
+            yield (b"" if first else b",") + _array_items(values)
+            first = False
+        yield b"]"
+    yield b"}"
 
 
 # ---- running -----------------------------------------------------------------------
@@ -178,8 +242,7 @@ def _predict_chunks(task: PredictionTask, version, writer: ResultWriter) -> int 
     """Rows done, or None when the task stopped being ours (cancelled) on the way."""
     done = 0
     for parsed in _chunks(task, version, settings.MLSERVE_BATCH_CHUNK_ROWS):
-        answer = prediction.run(version, parsed)
-        writer.write(parsed, answer.predictions, probability_rows(answer))
+        writer.write(parsed, prediction.run(version, parsed))
         done += parsed.batch.n_rows
         # One write per chunk: progress, and a heartbeat. It matches no row once the
         # task was cancelled or handed to another worker: stop then.
@@ -217,7 +280,7 @@ def run(task_id) -> str:
     model_cache.get_predictor(version)
     _freeze_long_lived_objects()
     started = time.perf_counter()
-    writer = ResultWriter(task)
+    writer = ResultWriter(task, version.classes)
     try:
         with Heartbeat(task.id, max(1.0, settings.MLSERVE_TASK_STALL_SECONDS / 4)):
             done = _predict_chunks(task, version, writer)
@@ -239,46 +302,3 @@ def run(task_id) -> str:
     _finish(task, PredictionTask.Status.SUCCEEDED, rows=done)
     log.info("task %s: %d rows in %.2fs", task.id, done, time.perf_counter() - started)
     return "succeeded"
-
-
-def read_result_rows(task: PredictionTask, limit: int | None = None) -> list[dict]:
-    """The first result rows, for previews."""
-    rows = []
-    path = task_files.result_jsonl(task)
-    if not path.exists():
-        return rows
-    with open(path, "rb") as f:
-        for line in f:
-            if limit is not None and len(rows) >= limit:
-                break
-            rows.append(orjson.loads(line))
-    return rows
-
-
-def json_result_stream(task: PredictionTask, model_name: str, version_number: int | None) -> Iterator[bytes]:
-    """The JSON result, streamed: {"task_id", "predictions": [...], "probabilities": [...], ...}."""
-    path = task_files.result_jsonl(task)
-    head = {"task_id": str(task.id), "model": model_name, "version": version_number, "rows": task.rows_done}
-    yield orjson.dumps(head)[:-1] + b', "predictions": ['
-    has_proba = has_sources = False
-    with open(path, "rb") as f:
-        first = True
-        for line in f:
-            row = orjson.loads(line)
-            has_proba = has_proba or "probabilities" in row
-            has_sources = has_sources or "source" in row
-            yield (b"" if first else b",") + orjson.dumps(row["prediction"], option=orjson.OPT_SERIALIZE_NUMPY)
-            first = False
-    yield b"]"
-    for key, present in (("probabilities", has_proba), ("source", has_sources)):
-        if not present:
-            continue
-        yield b', "' + (b"sources" if key == "source" else key.encode()) + b'": ['
-        with open(path, "rb") as f:
-            first = True
-            for line in f:
-                yield (b"" if first else b",") + orjson.dumps(orjson.loads(line).get(key))
-                first = False
-        yield b"]"
-    yield b"}"
-
