@@ -4,10 +4,13 @@ gunicorn bench.ceiling_app:application, with MODEL_PATH pointing at a joblib fil
 
 import json
 import os
+import warnings
 
 import joblib
 import numpy as np
 
+# As mlserve does: the model was fitted on a DataFrame; an array of the same columns is fine.
+warnings.filterwarnings("ignore", message="X does not have valid feature names")
 model = joblib.load(os.environ["MODEL_PATH"])
 classes = [int(c) for c in model.classes_]
 

@@ -10,7 +10,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 results = json.load(open(sys.argv[1]))
 out = sys.argv[2]
-rows = [r for r in results["single_row"]]
+rows = []
+for r in results["single_row"]:  # MLflow: its better configuration per point
+    same = [x for x in rows if (x["server"], x["model"], x["concurrency"]) == (r["server"], r["model"], r["concurrency"])]
+    if same and same[0]["rps"] >= r["rps"]:
+        continue
+    rows = [x for x in rows if x not in same] + [r]
 models = sorted({r["model"] for r in rows if r["server"] != "ceiling"})
 fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.6), sharey=False)
 for ax, model in zip(axes, models):

@@ -59,9 +59,16 @@ def _redis_slot(deployment):
         cache.decr(key)
 
 
-def _slot_dir(deployment) -> Path:
-    path = Path(settings.MLSERVE_DATA_DIR) / "locks" / f"deployment-{deployment.pk}"
-    path.mkdir(parents=True, exist_ok=True)
+_slot_dirs: dict[tuple, str] = {}
+
+
+def _slot_dir(deployment) -> str:
+    key = (str(settings.MLSERVE_DATA_DIR), deployment.pk)
+    path = _slot_dirs.get(key)
+    if path is None:
+        folder = Path(settings.MLSERVE_DATA_DIR) / "locks" / f"deployment-{deployment.pk}"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = _slot_dirs[key] = str(folder)
     return path
 
 
@@ -72,7 +79,7 @@ def _file_slot(deployment):
     start = random.randrange(n)
     for i in range(n):
         # A fresh open file description per attempt, so threads of one process exclude each other too.
-        fd = os.open(folder / f"slot-{(start + i) % n}", os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(f"{folder}/slot-{(start + i) % n}", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:

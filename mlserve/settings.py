@@ -213,6 +213,7 @@ MLSERVE_DEPLOYMENT_CACHE_SECONDS = envint("MLSERVE_DEPLOYMENT_CACHE_SECONDS", 1)
 MLSERVE_MODEL_CACHE_SIZE = envint("MLSERVE_MODEL_CACHE_SIZE", 16)
 # Threads each ONNX Runtime session may use; 1 suits several web workers per core.
 MLSERVE_ONNX_THREADS = envint("MLSERVE_ONNX_THREADS", 1)
+MLSERVE_XGBOOST_THREADS = envint("MLSERVE_XGBOOST_THREADS", 1)
 # The JVM that evaluates PMML (PMML4S through pypmml) runs beside each process that needs it.
 MLSERVE_JAVA_PATH = envstr("MLSERVE_JAVA_PATH") or None
 

@@ -307,6 +307,55 @@ def _stack_into_vector(columns: dict, n_rows: int, fields: list[Field]) -> dict:
     return {vector.name: list(matrix)}
 
 
+def _all_numeric(fields: list[Field]) -> bool:
+    return bool(fields) and all(not f.is_tensor and f.type in ("float", "double", "integer") for f in fields)
+
+
+def numeric_matrix_batch(matrix: np.ndarray, fields: list[Field]) -> ParsedInput | None:
+    """All-numeric rows, columns already in field order, validated as one array: the
+    common case at numpy speed. None when some value needs the per-field path (which
+    then names the field and the row)."""
+    if matrix.ndim != 2 or matrix.shape[1] != len(fields) or not np.isfinite(matrix).all():
+        return None
+    columns = {}
+    for j, field in enumerate(fields):
+        column = matrix[:, j]
+        interval = field.interval or {}
+        if interval.get("min") is not None and (column < interval["min"]).any():
+            return None
+        if interval.get("max") is not None and (column > interval["max"]).any():
+            return None
+        if field.values and not np.isin(column, [v for v in field.values if isinstance(v, (int, float))]).all():
+            return None
+        if field.type == "integer":
+            if not (column == np.floor(column)).all():
+                return None
+            column = column.astype(np.int64)
+        elif field.type == "float":
+            column = column.astype(np.float32)
+        columns[field.name] = column
+    batch = Batch(columns=columns, n_rows=matrix.shape[0], prepared_matrix=matrix, matrix_names=tuple(f.name for f in fields))
+    return ParsedInput(batch=batch)
+
+
+def _records_matrix(records: list, fields: list[Field]) -> np.ndarray | None:
+    """Records holding exactly the fields, every value a plain number, as one matrix."""
+    names = [f.name for f in fields]
+    rows = []
+    for record in records:
+        if len(record) != len(names):
+            return None
+        try:
+            row = [record[n] for n in names]
+        except KeyError:
+            return None
+        for value in row:
+            if type(value) is not float and type(value) is not int:
+                return None
+        rows.append(row)
+    return np.asarray(rows, dtype=np.float64)
+
+
 def batch_from_records(records: list, fields: list[Field]) -> Batch:
     return parse_records(records, fields).batch
 
@@ -320,6 +369,11 @@ def parse_records(records: list, fields: list[Field], first_row: int = 0, image_
                 f"Row {i} is {_describe(record)}, not an object of field values like {{\"{fields[0].name}\": ...}}.",
                 details={"row": i},
             )
+    if _all_numeric(fields) and image_config is None:
+        matrix = _records_matrix(records, fields)
+        parsed = numeric_matrix_batch(matrix, fields) if matrix is not None else None
+        if parsed is not None:
+            return parsed
     names = list(dict.fromkeys(k for r in records for k in r)) if len(records) != 1 else list(records[0])
     columns = {name: [r.get(name) for r in records] for name in names}
     # A field present in some rows only: the others are missing, not ignored.
@@ -388,6 +442,12 @@ def _dataframe_split(split, fields: list[Field]) -> ParsedInput:
     except (TypeError, ValueError):
         matrix = None
     if matrix is not None and matrix.ndim == 2 and matrix.shape[1] == width:
+        if _all_numeric(fields) and len(set(columns)) == width == len(fields):
+            order = {name: j for j, name in enumerate(columns)}
+            if all(f.name in order for f in fields):
+                parsed = numeric_matrix_batch(matrix[:, [order[f.name] for f in fields]], fields)
+                if parsed is not None:
+                    return parsed
         raw = {name: matrix[:, j] for j, name in enumerate(columns)}
     else:
         for i, row in enumerate(data):

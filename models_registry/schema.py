@@ -1,6 +1,7 @@
 """The fields a model takes and returns, as stored on a ModelVersion (JSON)."""
 
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any
 
 # Scalar types a field may have; tensor fields are "tensor(<element type>)".
@@ -26,7 +27,7 @@ class Field:
     # Output probability fields: the class they belong to.
     label: Any = None
 
-    @property
+    @cached_property
     def is_tensor(self) -> bool:
         return self.type.startswith("tensor(")
 
@@ -35,7 +36,7 @@ class Field:
         return self.type[len("tensor(") : -1] if self.is_tensor else self.type
 
     def to_dict(self) -> dict:
-        data = asdict(self)
+        data = {k: v for k, v in asdict(self).items() if k in self.__dataclass_fields__}
         for key in ("shape", "values", "interval", "label"):
             if data[key] is None:
                 del data[key]

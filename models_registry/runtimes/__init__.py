@@ -29,9 +29,14 @@ class Batch:
 
     columns: dict[str, np.ndarray]
     n_rows: int
+    # All-numeric input already laid out as (rows, fields) in `matrix_names` order.
+    prepared_matrix: np.ndarray | None = None
+    matrix_names: tuple | None = None
 
     def matrix(self, names: list[str], dtype=np.float64) -> np.ndarray:
         """The named scalar columns side by side: the (rows, features) array most models take."""
+        if self.prepared_matrix is not None and tuple(names) == self.matrix_names:
+            return self.prepared_matrix.astype(dtype, copy=False)
         return np.column_stack([self.columns[n].astype(dtype, copy=False) for n in names]) if names else np.empty(
             (self.n_rows, 0), dtype=dtype
         )

@@ -239,6 +239,21 @@ ARGMAX_CLASSIFIERS = {
 warnings.filterwarnings("ignore", message="X does not have valid feature names", category=UserWarning)
 
 
+FORESTS = {"RandomForestClassifier", "ExtraTreesClassifier", "RandomForestRegressor", "ExtraTreesRegressor"}
+
+
+def forest_average(forest, X: np.ndarray, classify: bool) -> np.ndarray:
+    """What a forest's predict_proba / predict computes (the mean over its trees, added up in
+    the same order), without joblib's dispatch per tree: about 5x faster on a single row."""
+    X = np.ascontiguousarray(X, dtype=np.float32)  # the trees' own dtype, as sklearn converts it
+    trees = forest.estimators_
+    total = np.zeros((X.shape[0], forest.n_classes_) if classify else X.shape[0], dtype=np.float64)
+    for tree in trees:
+        total += tree.predict_proba(X, check_input=False) if classify else tree.predict(X, check_input=False)
+    total /= len(trees)
+    return total
+
+
 def _selects_columns_by_name(estimator) -> bool:
     steps = [s for _, s in getattr(estimator, "steps", [])] or [estimator]
     return any(hasattr(step, "transformers_") for step in steps)
@@ -259,12 +274,22 @@ class SklearnPredictor:
         final = _final_step(estimator)
         self.labels_from_proba = self.has_proba and type(final).__name__ in ARGMAX_CLASSIFIERS
         self.class_array = np.asarray(final.classes_) if hasattr(final, "classes_") else None
+        self.forest = (
+            estimator
+            if type(estimator).__name__ in FORESTS and getattr(estimator, "n_outputs_", 1) == 1 and not self.use_frame
+            else None
+        )
 
     def _features(self, batch: Batch):
         return batch.frame(self.names) if self.use_frame else batch.matrix(self.names)
 
     def predict(self, batch: Batch) -> Prediction:
         X = self._features(batch)
+        if self.forest is not None:
+            if self.model_type == "classification":
+                proba = forest_average(self.forest, X, classify=True)
+                return Prediction(predictions=self.class_array[proba.argmax(axis=1)].tolist(), probabilities=proba, classes=self.classes)
+            return Prediction(predictions=forest_average(self.forest, X, classify=False).tolist())
         if self.model_type == "classification":
             if self.labels_from_proba:
                 proba = self.estimator.predict_proba(X)

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from django.conf import settings
 
 from mlserve.errors import InvalidModel
 from models_registry.runtimes import Batch, Prediction
@@ -104,6 +105,8 @@ class XGBoostPredictor:
         # Checking names against ours on every call costs time and says nothing new.
         self.booster.feature_names = None
         self.booster.feature_types = None
+        # One thread per call: the web workers already use every core (MLSERVE_XGBOOST_THREADS).
+        self.booster.set_param({"nthread": settings.MLSERVE_XGBOOST_THREADS})
 
     def predict(self, batch: Batch) -> Prediction:
         X = batch.matrix(self.names, np.float32)
