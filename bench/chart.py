@@ -16,6 +16,7 @@ for r in results["single_row"]:  # MLflow: its better configuration per point
     if same and same[0]["rps"] >= r["rps"]:
         continue
     rows = [x for x in rows if x not in same] + [r]
+rows = [r for r in rows if r["server"] in ("mlserve", "mlflow", "ceiling")]
 models = sorted({r["model"] for r in rows if r["server"] != "ceiling"})
 fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.6), sharey=False)
 for ax, model in zip(axes, models):

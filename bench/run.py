@@ -163,10 +163,10 @@ def upload(url: str, token: str, fields: dict, file_path: Path) -> dict:
 class Mlserve:
     """mlserve as `make run` starts it: migrate, then gunicorn (one worker per core) and qcluster."""
 
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path, **env):
         self.data_dir = data_dir
         self.base = f"http://127.0.0.1:{PORTS['mlserve']}"
-        self.env = {**os.environ, "MLSERVE_DATA_DIR": str(data_dir), "MLSERVE_BIND": f"127.0.0.1:{PORTS['mlserve']}"}
+        self.env = {**os.environ, "MLSERVE_DATA_DIR": str(data_dir), "MLSERVE_BIND": f"127.0.0.1:{PORTS['mlserve']}", **env}
         self.env.pop("DATABASE_URL", None)
         self.env.pop("REDIS_URL", None)
 
@@ -295,6 +295,7 @@ def run_batch(server: Mlserve, csv_path: Path, rows: int) -> dict:
     with PeakRss(server.worker.pid) as peak:
         started = time.perf_counter()
         task = upload(server.base + "/api/v1/deployments/iris_logreg/tasks", server.token, {}, csv_path)
+        submitted = time.perf_counter() - started
         while True:
             status = request("GET", task["status_url"], server.token)
             if status["status"] in ("succeeded", "failed", "cancelled"):
@@ -303,7 +304,16 @@ def run_batch(server: Mlserve, csv_path: Path, rows: int) -> dict:
         elapsed = time.perf_counter() - started
     assert status["status"] == "succeeded", status
     assert status["progress"]["rows_done"] == rows
-    return {"rows": rows, "seconds": elapsed, "rows_per_s": rows / elapsed, "peak_rss_mb": peak.peak}
+    stamps = {k: datetime.fromisoformat(status[k].replace("Z", "+00:00")) for k in ("created", "started", "finished")}
+    return {
+        "rows": rows,
+        "seconds": elapsed,
+        "rows_per_s": rows / elapsed,
+        "peak_rss_mb": peak.peak,
+        "upload_s": submitted,
+        "queue_wait_s": (stamps["started"] - stamps["created"]).total_seconds(),
+        "run_s": (stamps["finished"] - stamps["started"]).total_seconds(),
+    }
 
 
 def in_process_batch(csv_path: Path, model, rows: int) -> dict:
@@ -373,10 +383,13 @@ def table(results: dict) -> str:
                 f"| {f['rps']:.0f} ({f['workers']}) | {f['p50_ms']:.2f} | {f['p99_ms']:.2f} | {f['errors']} | **{m['rps'] / f['rps']:.1f}x** |"
             )
     ceiling = {r["concurrency"]: r for r in results["single_row"] if r["server"] == "ceiling"}
-    lines += ["", "| bare-WSGI ceiling (iris_logreg) | concurrency | req/s | p50 ms | p99 ms | mlserve / ceiling |", "|---|---|---|---|---|---|"]
+    lines += ["", "| iris_logreg, single row | concurrency | req/s | p50 ms | p99 ms | / bare-WSGI ceiling |", "|---|---|---|---|---|---|"]
     for c, r in sorted(ceiling.items()):
-        m = single.get(("mlserve", "iris_logreg", c))
-        lines.append(f"| | {c} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | **{m['rps'] / r['rps']:.2f}x** |")
+        lines.append(f"| bare-WSGI ceiling | {c} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | 1.00x |")
+        for server, label in (("mlserve", "mlserve (fast path)"), ("mlserve-drf", "mlserve through Django + DRF")):
+            m = single.get((server, "iris_logreg", c))
+            if m:
+                lines.append(f"| {label} | {c} | {m['rps']:.0f} | {m['p50_ms']:.2f} | {m['p99_ms']:.2f} | **{m['rps'] / r['rps']:.2f}x** |")
     lines += ["", "| 10,000-row request | mlserve rows/s | p50 ms | MLflow rows/s (workers) | p50 ms | mlserve / MLflow |", "|---|---|---|---|---|---|"]
     big = best(results["ten_thousand"], lambda r: (r["server"], r["model"]))
     for model in MODELS:
@@ -388,12 +401,15 @@ def table(results: dict) -> str:
             )
     if results.get("batch"):
         base = results["inprocess"]
-        lines += ["", "| queued CSV (iris_logreg) | rows | seconds, submit to result | rows/s | worker peak RSS MB | / in-process rows/s |",
+        lines += ["", "| queued CSV (iris_logreg) | rows | seconds, submit to result (upload / queue / run) | rows/s | worker peak RSS MB | / in-process rows/s |",
                   "|---|---|---|---|---|---|"]
         for b in results["batch"]:
             ratio = f"**{b['rows_per_s'] / base['rows_per_s']:.2f}x**" if b["rows"] == base["rows"] else ""
-            lines.append(f"| | {b['rows']:,} | {b['seconds']:.2f} | {b['rows_per_s']:,.0f} | {b['peak_rss_mb']:.0f} | {ratio} |")
+            parts = f"{b['upload_s']:.2f} / {b['queue_wait_s']:.2f} / {b['run_s']:.2f}"
+            lines.append(f"| | {b['rows']:,} | {b['seconds']:.2f} ({parts}) | {b['rows_per_s']:,.0f} | {b['peak_rss_mb']:.0f} | {ratio} |")
         lines.append(f"| in-process read_csv → predict_proba → to_csv | {base['rows']:,} | {base['seconds']:.2f} | {base['rows_per_s']:,.0f} | | |")
+        first, last = results["batch"][1], results["batch"][-1]
+        lines.append(f"\nWorker peak RSS from {first['rows']:,} to {last['rows']:,} rows: **{last['peak_rss_mb'] / first['peak_rss_mb']:.2f}x**.")
     return "\n".join(lines)
 
 
@@ -432,6 +448,7 @@ def main() -> None:
         with Mlserve(OUT / "mlserve-data") as server:
             for name in MODELS:
                 server.deploy(name, trained["files"][name])
+            time.sleep(3)  # every web worker loads running deployments within MLSERVE_WARM_INTERVAL (2 s)
             for name in MODELS:
                 url = f"{server.base}/api/v1/deployments/{name}/predict"
                 check_answer(url, body[(name, "row")], server.token)
@@ -450,6 +467,18 @@ def main() -> None:
         if not args.skip_batch:
             results["inprocess"] = in_process_batch(OUT / "iris-1000000.csv", trained["logreg"], 1_000_000)
             log(f"in-process 1M rows: {results['inprocess']['rows_per_s']:,.0f} rows/s")
+
+    if args.only is None:
+        # What the framework layers cost: the same call through Django's middleware and DRF.
+        with Mlserve(OUT / "mlserve-data-layers", MLSERVE_FAST_PREDICT="0") as server:
+            server.deploy("iris_logreg", trained["files"]["iris_logreg"])
+            time.sleep(3)
+            url = f"{server.base}/api/v1/deployments/iris_logreg/predict"
+            check_answer(url, body[("iris_logreg", "row")], server.token)
+            for c in (1, 16):
+                r = wrk(url, body[("iris_logreg", "row")], server.token, c, args.duration)
+                results["single_row"].append({"server": "mlserve-drf", "model": "iris_logreg", "concurrency": c, **r})
+                log(f"mlserve through Django+DRF c={c}: {r['rps']:.0f} req/s, p50 {r['p50_ms']:.2f} ms")
 
     if args.only in (None, "ceiling"):
         env = {**os.environ, "MODEL_PATH": str(OUT / "models" / "iris_logreg.joblib"), "MLSERVE_BIND": f"127.0.0.1:{PORTS['ceiling']}"}

@@ -25,4 +25,4 @@ def post_worker_init(worker):
     # Everything loaded so far lives as long as the worker: keep the garbage collector
     # from walking it on every full collection (they cost tens of ms on large requests).
     gc.freeze()
-    start_background_warmer(float(os.environ.get("MLSERVE_WARM_INTERVAL", 5)))
+    start_background_warmer(float(os.environ.get("MLSERVE_WARM_INTERVAL", 2)))

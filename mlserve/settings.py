@@ -204,6 +204,10 @@ MLSERVE_ZIP_MAX_MEMBERS = envint("MLSERVE_ZIP_MAX_MEMBERS", 10_000)
 MLSERVE_ZIP_MAX_BYTES = envint("MLSERVE_ZIP_MAX_BYTES", 512 * 1024 * 1024)
 MLSERVE_MAX_IMAGE_PIXELS = envint("MLSERVE_MAX_IMAGE_PIXELS", 40_000_000)
 
+# Answer token + JSON predict calls in front of Django's stack (deployments/fastpath.py); 0 sends
+# them through Django and DRF like every other request (slower; the benchmark measures both).
+MLSERVE_FAST_PREDICT = envbool("MLSERVE_FAST_PREDICT", True)
+
 # Token and deployment lookups are cached per process this long (a revoked token or a
 # paused deployment takes effect at once where it was changed, within this long elsewhere).
 MLSERVE_AUTH_CACHE_SECONDS = envint("MLSERVE_AUTH_CACHE_SECONDS", 10)

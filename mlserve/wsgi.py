@@ -6,7 +6,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mlserve.settings")
 
 django_application = get_wsgi_application()
 
+from django.conf import settings  # noqa: E402
+
 from deployments.fastpath import FastPredict  # noqa: E402  (needs the settings above)
 
 # The synchronous predict call with a token and JSON skips Django's stack (see deployments/fastpath.py).
-application = FastPredict(django_application)
+application = FastPredict(django_application) if settings.MLSERVE_FAST_PREDICT else django_application

@@ -9,7 +9,6 @@ import numpy as np
 from models_registry.inputs import ParsedInput
 from models_registry.runtimes import Prediction
 
-
 _row_builders: dict[tuple, object] = {}
 
 
