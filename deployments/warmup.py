@@ -41,11 +41,17 @@ def warm_running_deployments() -> int:
 
 def start_background_warmer(interval: float) -> threading.Thread:
     def loop():
+        frozen_at = None
         while True:
             try:
                 close_old_connections()
-                if warm_running_deployments():
-                    gc.freeze()  # the new models are long-lived too (see gunicorn.conf.py)
+                warm_running_deployments()
+                if frozen_at != model_cache.loads:
+                    # Models loaded here or by a request (a deployment started in this worker) live
+                    # as long as the worker: out of the collector's way (see gunicorn.conf.py).
+                    gc.collect()
+                    gc.freeze()
+                    frozen_at = model_cache.loads
                 metrics.flush()  # an idle worker's counts reach the database too
             except Exception:
                 log.exception("model warm-up round failed")

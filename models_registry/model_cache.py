@@ -16,6 +16,8 @@ from models_registry.schema import ModelInfo, fields_from_json
 
 _cache: "OrderedDict[str, Predictor]" = OrderedDict()
 _lock = threading.Lock()
+# Bumped on every load, so long-running processes know when to freeze new long-lived objects.
+loads = 0
 _loading_locks: dict[str, threading.Lock] = {}
 
 
@@ -38,7 +40,9 @@ def version_info(version) -> ModelInfo:
 
 
 def _store(key: str, predictor: Predictor) -> None:
+    global loads
     with _lock:
+        loads += 1
         _cache[key] = predictor
         _cache.move_to_end(key)
         while len(_cache) > max(1, settings.MLSERVE_MODEL_CACHE_SIZE):
