@@ -33,11 +33,25 @@ def _chunks(task: PredictionTask, version, chunk_rows: int) -> Iterator[ParsedIn
     fields = version.input_fields
     config = prediction.image_config(version)
     if task.input_name == "request.json":
-        body = json.loads(path.read_bytes())
+        body = _script_preprocessed(task, json.loads(path.read_bytes()))
         parsed = parse_json_body(body, fields, config)
         yield from _split(parsed, chunk_rows)
         return
     yield from files.iter_path(path, task.input_name, fields, config, chunk_rows)
+
+
+def _script_preprocessed(task: PredictionTask, body):
+    """A JSON task goes through the deployment script's preprocess, as the version recorded at submit."""
+    if not task.script_version:
+        return body
+    from deployments import scripts
+    from deployments.models import DeploymentScript
+
+    script = DeploymentScript.objects.filter(deployment_id=task.deployment_id, version=task.script_version).first()
+    if script is None:
+        raise ApplicationError(f"Script version {task.script_version} of this deployment no longer exists.", code="script_failed")
+    body, _ = scripts.preprocess(scripts.host_for(script), body)
+    return body
 
 
 def _split(parsed: ParsedInput, chunk_rows: int) -> Iterator[ParsedInput]:
@@ -64,7 +78,7 @@ def check_input(task: PredictionTask) -> None:
 def count_task_rows(task: PredictionTask) -> int | None:
     if task.input_name == "request.json":
         version = task.model_version
-        body = json.loads(task_files.input_path(task).read_bytes())
+        body = _script_preprocessed(task, json.loads(task_files.input_path(task).read_bytes()))
         return parse_json_body(body, version.input_fields, prediction.image_config(version)).batch.n_rows
     return files.count_rows(task_files.input_path(task), task.input_name)
 

@@ -37,6 +37,8 @@ class Deployment(models.Model):
     memory_limit_mb = models.PositiveIntegerField(
         null=True, blank=True, help_text="The loaded model may use at most this much memory (empty: no limit)"
     )
+    # The pre/post-processing script in use (None: requests go to the model as they are).
+    script = models.ForeignKey("DeploymentScript", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
@@ -55,6 +57,23 @@ class Deployment(models.Model):
     @property
     def is_running(self) -> bool:
         return self.status == self.Status.RUNNING
+
+
+class DeploymentScript(models.Model):
+    """One saved version of a deployment's preprocess/postprocess script (runs code: trusted users only)."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="scripts")
+    version = models.PositiveIntegerField()
+    source = models.TextField()
+    created = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+
+    class Meta:
+        ordering = ["deployment", "-version"]
+        constraints = [models.UniqueConstraint(fields=["deployment", "version"], name="unique_script_version")]
+
+    def __str__(self) -> str:
+        return f"{self.deployment.name} script v{self.version}"
 
 
 class DeploymentKey(models.Model):
@@ -91,6 +110,7 @@ class PredictionTask(models.Model):
     deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="tasks")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="prediction_tasks")
     model_version = models.ForeignKey(ModelVersion, on_delete=models.SET_NULL, null=True, related_name="+")
+    script_version = models.PositiveIntegerField(null=True, blank=True, help_text="The deployment script that served it")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
 
     input_name = models.CharField(max_length=255, help_text="The uploaded file's name, or 'request.json'")

@@ -20,7 +20,7 @@ def deployment_list_for_user(user: User, search: str = "") -> QuerySet[Deploymen
 
 
 def deployment_get_for_user(user: User, name: str) -> Deployment:
-    return get_object_or_404(Deployment.objects.select_related("model_version__model"), owner=user, name=name)
+    return get_object_or_404(Deployment.objects.select_related("model_version__model", "script"), owner=user, name=name)
 
 
 _serving = TtlCache()

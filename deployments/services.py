@@ -16,9 +16,9 @@ from django.utils import timezone
 from accounts.models import User, hash_key
 from accounts.services import new_key
 from deployments import task_files
-from deployments.models import Deployment, DeploymentKey, PredictionTask
+from deployments.models import Deployment, DeploymentKey, DeploymentScript, PredictionTask
 from deployments.selectors import forget_deployment
-from mlserve.errors import ApplicationError, Conflict, NameTaken, TooLarge, Unavailable
+from mlserve.errors import ApplicationError, Conflict, NameTaken, NotAllowed, TooLarge, Unavailable
 from models_registry import model_cache
 from models_registry.models import ModelVersion, RegisteredModel
 from models_registry.selectors import version_get
@@ -149,10 +149,14 @@ def deployment_pause(*, deployment: Deployment) -> Deployment:
 
 def deployment_delete(*, deployment: Deployment) -> None:
     task_ids = list(deployment.tasks.values_list("id", flat=True))
+    deployment_id = deployment.pk
     with transaction.atomic():
         deployment.delete()
         transaction.on_commit(lambda: task_files.remove_all(task_ids))
     forget_deployment(deployment)
+    from deployments import scripts
+
+    scripts.stop_hosts(deployment_id)
     log.info("deployment %s deleted with %d tasks", deployment.name, len(task_ids))
 
 
@@ -249,6 +253,7 @@ def task_submit(*, deployment: Deployment, data=None, upload=None) -> Prediction
         deployment=deployment,
         owner=deployment.owner,
         model_version=deployment.model_version,
+        script_version=deployment.script.version if deployment.script_id and upload is None else None,
         input_name=(getattr(upload, "name", None) or "upload") if upload is not None else "request.json",
     )
     try:
@@ -348,3 +353,78 @@ def tasks_expire_results() -> int:
     task_files.remove_all(expired)
     PredictionTask.objects.filter(id__in=expired).update(result_expired=True)
     return len(expired)
+
+
+# ---- scripts -----------------------------------------------------------------------
+
+MAX_SCRIPT_BYTES = 200_000
+
+
+def _check_script_permission(user: User) -> None:
+    from models_registry.services import can_upload_code
+
+    if not can_upload_code(user):
+        raise NotAllowed(
+            "Scripts run code on this server, so only users with the 'upload code' permission may add or "
+            "change them. Ask an administrator for it.",
+            code="code_upload_forbidden",
+        )
+
+
+def _check_source(source: str) -> str:
+    if not isinstance(source, str) or not source.strip():
+        raise ApplicationError("The script is empty: define preprocess(request) and/or postprocess(rows, outputs).", code="invalid_request")
+    if len(source.encode()) > MAX_SCRIPT_BYTES:
+        raise TooLarge(f"A script may be at most {MAX_SCRIPT_BYTES // 1000} kB.", code="script_too_large")
+    return source
+
+
+def script_save(*, deployment: Deployment, source: str, user: User) -> DeploymentScript:
+    """A new version of the deployment's script, in use at once. It must load (run in its helper) first."""
+    from deployments import scripts
+
+    _check_script_permission(user)
+    source = _check_source(source)
+    trial = scripts.ScriptHost(source)
+    try:
+        functions = trial.start()
+    finally:
+        trial.close()
+    if not (functions.get("preprocess") or functions.get("postprocess")):
+        raise ApplicationError("The script defines neither preprocess(request) nor postprocess(rows, outputs).", code="invalid_request")
+    with transaction.atomic():
+        Deployment.objects.select_for_update().filter(pk=deployment.pk).first()
+        last = deployment.scripts.order_by("-version").values_list("version", flat=True).first() or 0
+        script = DeploymentScript.objects.create(deployment=deployment, version=last + 1, source=source, created_by=user)
+        deployment.script = script
+        deployment.save(update_fields=["script", "updated"])
+    forget_deployment(deployment)
+    scripts.host_for(script).start()  # started with the deployment's new script, in this process
+    return script
+
+
+def script_remove(*, deployment: Deployment, user: User) -> None:
+    from deployments import scripts
+
+    _check_script_permission(user)
+    deployment.script = None
+    deployment.save(update_fields=["script", "updated"])
+    forget_deployment(deployment)
+    scripts.stop_hosts(deployment.pk)
+
+
+def script_try(*, deployment: Deployment, source: str, request, user: User) -> dict:
+    """Run an unsaved script on a sample request through the whole sync path; nothing is kept."""
+    from deployments import scripts
+    from models_registry import prediction
+
+    _check_script_permission(user)
+    source = _check_source(source)
+    host = scripts.ScriptHost(source)
+    try:
+        host.start()
+        body, rows = scripts.preprocess(host, request)
+        result = prediction.predict(deployment.model_version, data=body, max_rows=deployment.max_rows)
+        return {"rows": rows, "answer": result.body, "response": scripts.postprocess(host, rows, result.body)}
+    finally:
+        host.close()

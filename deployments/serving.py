@@ -4,7 +4,7 @@ paused check, concurrency slot, time limit, and one metrics record per call."""
 import time
 from collections.abc import Callable
 
-from deployments import limits, metrics, services
+from deployments import limits, metrics, scripts, services
 from deployments.models import Deployment
 from mlserve.errors import ApplicationError
 from models_registry import prediction
@@ -38,7 +38,14 @@ def serve(deployment: Deployment, source: str, work: Callable[[], tuple[object, 
 
 def predict_sync(deployment: Deployment, *, data=None, upload=None) -> prediction.Result:
     def work():
-        result = prediction.predict(deployment.model_version, data=data, upload=upload, max_rows=deployment.max_rows)
+        if deployment.script is None:
+            result = prediction.predict(deployment.model_version, data=data, upload=upload, max_rows=deployment.max_rows)
+            return result, result.parsed.batch.n_rows
+        # The deployment's script: preprocess turns a JSON body into rows, postprocess shapes the answer.
+        host = scripts.host_for(deployment.script)
+        body, rows = scripts.preprocess(host, data) if data is not None else (None, None)
+        result = prediction.predict(deployment.model_version, data=body, upload=upload, max_rows=deployment.max_rows)
+        result.body = scripts.postprocess(host, rows, result.body)
         return result, result.parsed.batch.n_rows
 
     return serve(deployment, "rest", work)

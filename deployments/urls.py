@@ -18,6 +18,7 @@ urlpatterns = [
     path("deployments/<str:name>/test/", views.deployment_test, name="test"),
     path("deployments/<str:name>/tasks/", views.deployment_tasks, name="tasks"),
     path("deployments/<str:name>/monitoring/", views.deployment_monitoring, name="monitoring"),
+    path("deployments/<str:name>/script/", views.deployment_script, name="script"),
     path("tasks/", views.task_list, name="task_list"),
     path("tasks/<uuid:task_id>/", views.task_detail, name="task_detail"),
     path("tasks/<uuid:task_id>/cancel/", views.task_cancel, name="task_cancel"),

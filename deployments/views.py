@@ -1,3 +1,4 @@
+import json
 from datetime import timedelta
 
 from django.conf import settings
@@ -13,7 +14,8 @@ from django.views.decorators.http import require_POST
 from deployments import api_panel, batch, charts, metrics, selectors, services, serving
 from deployments.forms import BatchUploadForm, DeploymentCreateForm, KeyCreateForm, LimitsForm, VersionSwitchForm
 from deployments.models import Deployment, PredictionTask
-from mlserve.errors import ApplicationError, NameTaken
+from mlserve.errors import ApplicationError, InvalidInput, NameTaken
+from models_registry.samples import sample_record
 from models_registry.selectors import model_get_for_user, model_list_for_user
 from models_registry.views import test_page
 
@@ -185,6 +187,42 @@ def deployment_test(request, name: str):
     context.update(_deployment_context(request, deployment, "test"))
     context["batch_form"] = batch_form
     return render(request, "deployments/test.html", context)
+
+
+@login_required
+def deployment_script(request, name: str):
+    from deployments.scripts import TEMPLATE
+    from models_registry.services import can_upload_code
+
+    deployment = selectors.deployment_get_for_user(request.user, name)
+    current = deployment.script
+    source = request.POST.get("source") or (current.source if current else TEMPLATE)
+    sample = {"inputs": sample_record(deployment.model_version.input_fields)}
+    trial_request = request.POST.get("request") or json.dumps(sample, indent=2)
+    action = request.POST.get("action")
+    context = _deployment_context(request, deployment, "script")
+    context.update({"source": source, "trial_request": trial_request, "trial": None, "error": None, "can_edit": can_upload_code(request.user)})
+    if request.method == "POST":
+        try:
+            if action == "try":
+                try:
+                    body = json.loads(trial_request)
+                except json.JSONDecodeError as exc:
+                    raise InvalidInput(f"The request is not valid JSON: {exc.msg} (line {exc.lineno}).") from None
+                trial = services.script_try(deployment=deployment, source=source, request=body, user=request.user)
+                context["trial"] = {key: json.dumps(value, indent=2) for key, value in trial.items()}
+            elif action == "save":
+                script = services.script_save(deployment=deployment, source=source, user=request.user)
+                messages.success(request, f"Script version {script.version} saved; it serves requests now.")
+                return redirect("deployments:script", name=deployment.name)
+            elif action == "remove":
+                services.script_remove(deployment=deployment, user=request.user)
+                messages.success(request, "The deployment no longer uses a script.")
+                return redirect("deployments:script", name=deployment.name)
+        except ApplicationError as exc:
+            context["error"] = exc
+    context["versions"] = deployment.scripts.select_related("created_by")
+    return render(request, "deployments/script.html", context)
 
 
 WINDOWS = {"hour": (timedelta(hours=1), timedelta(minutes=1)), "day": (timedelta(days=1), timedelta(minutes=15))}

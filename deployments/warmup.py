@@ -9,7 +9,7 @@ import logging
 import threading
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, models
 
 from deployments import metrics
 from deployments.models import Deployment
@@ -27,6 +27,7 @@ def warm_running_deployments() -> int:
         .distinct()
         .order_by("-deployments__started")[: settings.MLSERVE_MODEL_CACHE_SIZE]
     )
+    _start_script_helpers()
     loaded = 0
     for version in versions:
         if model_cache.is_cached(version):
@@ -37,6 +38,23 @@ def warm_running_deployments() -> int:
         except Exception:  # a broken artifact must not stop the others from loading
             log.exception("could not warm %s", version)
     return loaded
+
+
+def _start_script_helpers() -> None:
+    """Running deployments' scripts get their helper process now (and again if one died)."""
+    from deployments import scripts
+    from deployments.models import DeploymentScript
+
+    running = DeploymentScript.objects.filter(
+        deployment__status=Deployment.Status.RUNNING, deployment__script_id=models.F("id")
+    )
+    for script in running:
+        host = scripts.host_for(script)
+        if not host.alive():
+            try:
+                host.start()
+            except Exception:
+                log.exception("could not start the script helper of %s", script)
 
 
 def start_background_warmer(interval: float) -> threading.Thread:

@@ -263,6 +263,10 @@ MLSERVE_METRICS_RETENTION_DAYS = envint("MLSERVE_METRICS_RETENTION_DAYS", 30)
 # /metrics (Prometheus) needs this bearer token when set; otherwise it answers loopback and staff only.
 MLSERVE_METRICS_TOKEN = envsecret("MLSERVE_METRICS_TOKEN")
 
+# Deployment scripts run in helper processes under these limits (per call: time; per helper: memory).
+MLSERVE_SCRIPT_TIMEOUT_SECONDS = envint("MLSERVE_SCRIPT_TIMEOUT_SECONDS", 5)
+MLSERVE_SCRIPT_MEMORY_MB = envint("MLSERVE_SCRIPT_MEMORY_MB", 512)
+
 # Queued prediction tasks.
 MLSERVE_BATCH_CHUNK_ROWS = envint("MLSERVE_BATCH_CHUNK_ROWS", 10_000)
 # A running task whose worker shows no sign of life for this long is queued again.

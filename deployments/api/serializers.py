@@ -126,3 +126,18 @@ class TaskAcceptedSerializer(serializers.Serializer):
     status = serializers.CharField()
     status_url = serializers.URLField()
     result_url = serializers.URLField()
+
+
+class ScriptSerializer(serializers.Serializer):
+    version = serializers.IntegerField()
+    source = serializers.CharField()
+    created = serializers.DateTimeField()
+    created_by = serializers.CharField(source="created_by.username", default=None)
+
+
+class ScriptSaveSerializer(serializers.Serializer):
+    source = serializers.CharField(trim_whitespace=False, help_text="Python defining preprocess(request) and/or postprocess(rows, outputs)")
+
+
+class ScriptTrySerializer(ScriptSaveSerializer):
+    request = serializers.JSONField(help_text="A request body to run through preprocess, the model and postprocess")

@@ -15,11 +15,14 @@ from deployments.api.serializers import (
     DeploymentKeySerializer,
     DeploymentSerializer,
     DeploymentUpdateSerializer,
+    ScriptSaveSerializer,
+    ScriptSerializer,
+    ScriptTrySerializer,
     TaskAcceptedSerializer,
     TaskSerializer,
 )
 from deployments.models import PredictionTask
-from mlserve.errors import ApplicationError, Conflict
+from mlserve.errors import ApplicationError, Conflict, NotFound
 from mlserve.pagination import paginate
 from models_registry.api.parsers import PREDICTION_PARSERS, prediction_input
 from models_registry.api.serializers import (
@@ -264,3 +267,46 @@ class TaskResultView(APIView):
         version = task.model_version
         stream = batch.json_result_stream(task, version.model.name if version else "", version.number if version else None)
         return StreamingHttpResponse(stream, content_type="application/json")
+
+
+class DeploymentScriptView(APIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(responses=ScriptSerializer, tags=["deployments"])
+    def get(self, request, name: str):
+        """The script in use, with the list of earlier versions."""
+        deployment = selectors.deployment_get_for_user(request.user, name)
+        if deployment.script is None:
+            raise NotFound(f"Deployment {name!r} has no script.")
+        data = ScriptSerializer(deployment.script).data
+        data["versions"] = list(deployment.scripts.values("version", "created"))
+        return Response(data)
+
+    @extend_schema(request=ScriptSaveSerializer, responses={201: ScriptSerializer}, tags=["deployments"])
+    def put(self, request, name: str):
+        """Save a new version of the script and use it (needs the 'upload code' permission)."""
+        deployment = selectors.deployment_get_for_user(request.user, name)
+        serializer = ScriptSaveSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        script = services.script_save(deployment=deployment, source=serializer.validated_data["source"], user=request.user)
+        return Response(ScriptSerializer(script).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={204: None}, tags=["deployments"])
+    def delete(self, request, name: str):
+        """Stop using a script (its versions are kept)."""
+        deployment = selectors.deployment_get_for_user(request.user, name)
+        services.script_remove(deployment=deployment, user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DeploymentScriptTryView(APIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(request=ScriptTrySerializer, responses={200: dict}, tags=["deployments"])
+    def post(self, request, name: str):
+        """Run an unsaved script on a request: what preprocess gives, the model's answer, the final response."""
+        deployment = selectors.deployment_get_for_user(request.user, name)
+        serializer = ScriptTrySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        return Response(services.script_try(deployment=deployment, source=data["source"], request=data["request"], user=request.user))
