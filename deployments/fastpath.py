@@ -75,12 +75,14 @@ def _body(environ) -> bytes:
 
 def _predict(name: str, environ) -> dict:
     from accounts.authentication import parse_authorization
+    from accounts.throttling import check_token_rate
     from deployments.authentication import authenticate_any_key
 
     key = parse_authorization(environ["HTTP_AUTHORIZATION"].encode("latin-1"))
     if key is None:
         raise _Unhandled()
     user, auth = authenticate_any_key(key)
+    check_token_rate(auth)
     deployment = selectors.deployment_for_serving(user, name)
     selectors.check_key_scope(auth, deployment)
     body = _body(environ)
@@ -130,7 +132,11 @@ class FastPredict:
         except _Unhandled:
             return 0, [], None
         except ApplicationError as exc:
-            return exc.status_code, JSON_HEADERS + ([("Retry-After", "1")] if exc.status_code == 429 else []), exc.as_dict()
+            headers = JSON_HEADERS
+            if exc.status_code == 429:
+                retry = exc.details.get("retry_after_seconds", 1) if isinstance(exc.details, dict) else 1
+                headers = [*JSON_HEADERS, ("Retry-After", str(retry))]
+            return exc.status_code, headers, exc.as_dict()
         except Http404:
             return 404, JSON_HEADERS, error_body("not_found", str(NotFound.default_detail))
         except APIException as exc:  # authentication failures raised by the shared token functions

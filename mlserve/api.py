@@ -48,7 +48,10 @@ def _validation_message(detail) -> str:
 
 def exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
-        headers = {"Retry-After": "1"} if exc.status_code == 429 else None
+        headers = None
+        if exc.status_code == 429:
+            retry = (exc.details or {}).get("retry_after_seconds", 1) if isinstance(exc.details, dict) else 1
+            headers = {"Retry-After": str(retry)}
         return Response(exc.as_dict(), status=exc.status_code, headers=headers)
     if isinstance(exc, RequestDataTooBig):
         return Response(
@@ -96,3 +99,35 @@ def handler500(request):
     from django.views.defaults import server_error
 
     return server_error(request)
+
+
+def handler400(request, exception=None):
+    if _is_api(request):
+        return JsonResponse(error_body("bad_request", "The request could not be understood (bad headers or host?)."), status=400)
+    from django.views.defaults import bad_request
+
+    return bad_request(request, exception)
+
+
+def handler403(request, exception=None):
+    if _is_api(request):
+        return JsonResponse(error_body("permission_denied", str(exception) or "Not allowed."), status=403)
+    from django.views.defaults import permission_denied
+
+    return permission_denied(request, exception)
+
+
+def lockout_response(request, original_response=None, credentials=None):
+    """django-axes: too many failed logins for this username from this address."""
+    from django.conf import settings
+
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    message = f"Too many failed logins: try again in {minutes} minutes."
+    if _is_api(request):
+        response = JsonResponse(error_body("locked_out", message), status=429)
+    else:
+        from django.shortcuts import render
+
+        response = render(request, "accounts/locked_out.html", {"message": message}, status=429)
+    response["Retry-After"] = str(minutes * 60)
+    return response

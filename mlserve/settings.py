@@ -6,6 +6,7 @@ A malformed value fails loudly at start-up instead of being guessed at.
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -88,6 +89,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "axes",
     "accounts",
     "models_registry",
     "deployments",
@@ -103,6 +105,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "mlserve.urls"
@@ -158,6 +161,20 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    # Counts failed logins (page, admin, POST /api/v1/auth/token) and locks out after too many.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = envint("MLSERVE_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("MLSERVE_LOGIN_COOLOFF_MINUTES", 15))
+# Per username and address together: an attacker cannot lock a user out from everywhere.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "mlserve.api.lockout_response"
+AXES_VERBOSE = False
+# Requests per token (or deployment key) per window, per web process (shared through Redis with REDIS_URL).
+MLSERVE_TOKEN_RATE = envstr("MLSERVE_TOKEN_RATE", "50000/minute")
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "models_registry:list"
 LOGOUT_REDIRECT_URL = "accounts:login"
@@ -240,6 +257,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "mlserve.api.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "mlserve.pagination.Pagination",
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.TokenRateThrottle"],
     # ?format= belongs to our endpoints (task results: json or csv), not to content negotiation.
     "URL_FORMAT_OVERRIDE": None,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -251,6 +269,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "DeploymentStatusEnum": "deployments.models.Deployment.Status",
+        "TaskStatusEnum": "deployments.models.PredictionTask.Status",
+    },
     # Swagger UI from the installed sidecar package: no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -4,6 +4,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from mlserve import views
 
+handler400 = "mlserve.api.handler400"
+handler403 = "mlserve.api.handler403"
 handler404 = "mlserve.api.handler404"
 handler500 = "mlserve.api.handler500"
 

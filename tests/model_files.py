@@ -23,6 +23,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 PMML_DIR = Path(__file__).parent / "data" / "pmml"
 IRIS_COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+IRIS_ROW = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 
 
 def iris_frame() -> tuple[pd.DataFrame, np.ndarray]:

@@ -7,6 +7,7 @@ from rest_framework.response import Response
 
 from accounts import services
 from accounts.api.serializers import TokenRequestSerializer, TokenResponseSerializer
+from mlserve.api import lockout_response
 from mlserve.errors import ApplicationError
 
 
@@ -19,10 +20,13 @@ def token_obtain(request):
     """Exchange a username and password for a new API token."""
     serializer = TokenRequestSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
+    django_request = request._request  # django-axes marks lockouts on the Django request
     user = authenticate(
-        request, username=serializer.validated_data["username"], password=serializer.validated_data["password"]
+        django_request, username=serializer.validated_data["username"], password=serializer.validated_data["password"]
     )
     if user is None:
+        if getattr(django_request, "axes_locked_out", False):
+            return lockout_response(django_request)
         raise ApplicationError("Wrong username or password.", code="authentication_failed", status_code=401)
     name = serializer.validated_data.get("name") or f"api {timezone.now():%Y-%m-%d %H:%M:%S.%f}"
     token, key = services.token_create(user=user, name=name)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from deployments.tests.conftest import IRIS_ROW
+from tests.model_files import IRIS_ROW
 
 
 def test_sync_answers_equal_the_model_test(api, iris):

@@ -9,8 +9,7 @@ from django.utils import timezone
 
 from deployments import batch, services, task_files
 from deployments.models import PredictionTask
-from deployments.tests.conftest import IRIS_ROW
-from tests.model_files import iris_frame
+from tests.model_files import IRIS_ROW, iris_frame
 
 HEADER = "sepal_length,sepal_width,petal_length,petal_width"
 

@@ -5,7 +5,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import hash_key
 from deployments.models import DeploymentKey
-from deployments.tests.conftest import IRIS_ROW
+from tests.model_files import IRIS_ROW
 
 
 @pytest.fixture

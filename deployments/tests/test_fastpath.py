@@ -9,8 +9,8 @@ from django.core import signals
 from django.db import close_old_connections
 from django.test import RequestFactory
 
-from deployments.tests.conftest import IRIS_ROW
 from mlserve.wsgi import application
+from tests.model_files import IRIS_ROW
 
 factory = RequestFactory()
 

@@ -9,7 +9,7 @@ import pytest
 
 from deployments import limits
 from deployments.models import Deployment
-from deployments.tests.conftest import IRIS_ROW
+from tests.model_files import IRIS_ROW
 
 
 def predict(api, name="iris", rows=None):

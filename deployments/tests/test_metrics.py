@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from deployments import metrics
 from deployments.models import Deployment, DeploymentTotals, MetricBucket
-from deployments.tests.conftest import IRIS_ROW
+from tests.model_files import IRIS_ROW
 
 
 def test_bucket_edges_and_percentiles_of_a_known_histogram():

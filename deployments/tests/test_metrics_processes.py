@@ -8,7 +8,7 @@ import pytest
 
 from deployments import metrics
 from deployments.models import Deployment
-from deployments.tests.conftest import IRIS_ROW
+from tests.model_files import IRIS_ROW
 from tests.subprocess_env import child_env
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -2,7 +2,7 @@
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from deployments.tests.conftest import IRIS_ROW
+from tests.model_files import IRIS_ROW
 
 
 def scrape(client, **extra) -> dict:

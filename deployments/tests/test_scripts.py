@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from deployments.models import Deployment, DeploymentScript, PredictionTask
-from deployments.tests.conftest import IRIS_ROW
+from tests.model_files import IRIS_ROW
 
 SPECIES = '''
 NAMES = {0: "setosa", 1: "versicolor", 2: "virginica"}
