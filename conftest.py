@@ -180,3 +180,17 @@ def submit(api, inline_queue, django_capture_on_commit_callbacks):
         return response
 
     return post
+
+
+@pytest.fixture
+def wsgi_requests_keep_database():
+    """Requests sent to the real WSGI application (not Django's test client) must not close
+    the test's transaction, as Django's own request signals would."""
+    from django.core import signals
+    from django.db import close_old_connections
+
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)

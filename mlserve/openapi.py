@@ -27,3 +27,52 @@ class DeploymentKeyScheme(OpenApiAuthenticationExtension):
             "name": "Authorization",
             "description": "`Token mlsd_...`: a key of one deployment, for its serving endpoints only.",
         }
+
+
+ERROR_STATUSES = {
+    "400": "Bad input: the message says which field or what in the body",
+    "401": "No token, or an invalid or revoked one",
+    "403": "Not allowed (e.g. a deployment key outside its deployment, code upload without permission)",
+    "404": "Unknown, or not yours",
+    "405": "Method not allowed",
+    "409": "Conflict: name taken, in use, not ready",
+    "410": "Gone: the result expired",
+    "413": "Too large: upload, body, rows or image",
+    "415": "Unsupported media type",
+    "422": "The deployment's script failed",
+    "429": "Too many requests (Retry-After says when to retry)",
+    "503": "The deployment is paused",
+    "504": "The request, or its script, ran past its time limit",
+}
+
+
+def add_error_responses(result, generator, request, public):
+    """Every operation documents the one error shape it can answer with (OIP keeps its own)."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Error"] = {
+        "type": "object",
+        "properties": {
+            "error": {
+                "type": "object",
+                "properties": {
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "details": {},
+                },
+                "required": ["code", "message"],
+            }
+        },
+        "required": ["error"],
+    }
+    schemas["OipError"] = {
+        "type": "object",
+        "properties": {"error": {"type": "string"}, "code": {"type": "string"}},
+        "required": ["error"],
+    }
+    for path, operations in result.get("paths", {}).items():
+        reference = {"$ref": "#/components/schemas/" + ("OipError" if path.startswith("/v2/") else "Error")}
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            for status, description in ERROR_STATUSES.items():
+                responses.setdefault(status, {"description": description, "content": {"application/json": {"schema": reference}}})
+    return result

@@ -14,3 +14,25 @@ def paginate(request, queryset, serializer_class, view=None):
     page = paginator.paginate_queryset(queryset, request, view=view)
     serializer = serializer_class(page, many=True, context={"request": request})
     return paginator.get_paginated_response(serializer.data)
+
+
+_paginated: dict = {}
+
+
+def paginated(serializer_class):
+    """The schema of a paginated list of serializer_class, for extend_schema(responses=...)."""
+    from rest_framework import serializers
+
+    name = f"Paginated{serializer_class.__name__.removesuffix('Serializer')}List"
+    if name not in _paginated:
+        _paginated[name] = type(
+            name,
+            (serializers.Serializer,),
+            {
+                "count": serializers.IntegerField(),
+                "next": serializers.URLField(allow_null=True),
+                "previous": serializers.URLField(allow_null=True),
+                "results": serializer_class(many=True),
+            },
+        )
+    return _paginated[name]

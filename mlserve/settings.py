@@ -269,6 +269,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "mlserve.openapi.add_error_responses"],
     "ENUM_NAME_OVERRIDES": {
         "DeploymentStatusEnum": "deployments.models.Deployment.Status",
         "TaskStatusEnum": "deployments.models.PredictionTask.Status",

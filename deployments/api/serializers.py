@@ -141,3 +141,13 @@ class ScriptSaveSerializer(serializers.Serializer):
 
 class ScriptTrySerializer(ScriptSaveSerializer):
     request = serializers.JSONField(help_text="A request body to run through preprocess, the model and postprocess")
+
+
+class TaskResultSerializer(serializers.Serializer):
+    task_id = serializers.UUIDField()
+    model = serializers.CharField()
+    version = serializers.IntegerField(allow_null=True)
+    rows = serializers.IntegerField()
+    predictions = serializers.ListField()
+    probabilities = serializers.ListField(child=serializers.DictField(), required=False)
+    sources = serializers.ListField(child=serializers.CharField(), required=False)

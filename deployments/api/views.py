@@ -1,4 +1,5 @@
 from django.http import FileResponse, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.parsers import JSONParser
@@ -19,11 +20,12 @@ from deployments.api.serializers import (
     ScriptSerializer,
     ScriptTrySerializer,
     TaskAcceptedSerializer,
+    TaskResultSerializer,
     TaskSerializer,
 )
 from deployments.models import PredictionTask
 from mlserve.errors import ApplicationError, Conflict, NotFound
-from mlserve.pagination import paginate
+from mlserve.pagination import paginate, paginated
 from models_registry.api.parsers import PREDICTION_PARSERS, prediction_input
 from models_registry.api.serializers import (
     PredictionRequestSerializer,
@@ -38,7 +40,7 @@ LIMITS = ("timeout_seconds", "max_rows", "max_concurrency", "max_batch_file_size
 class DeploymentListView(APIView):
     parser_classes = [JSONParser]
 
-    @extend_schema(responses=DeploymentSerializer(many=True), tags=["deployments"])
+    @extend_schema(responses=paginated(DeploymentSerializer), tags=["deployments"])
     def get(self, request):
         deployments = selectors.deployment_list_for_user(request.user, request.query_params.get("search", ""))
         return paginate(request, deployments, DeploymentSerializer, view=self)
@@ -147,7 +149,7 @@ class DeploymentTasksView(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("status", str, enum=[s.value for s in PredictionTask.Status])],
-        responses=TaskSerializer(many=True),
+        responses=paginated(TaskSerializer),
         tags=["serving"],
     )
     def get(self, request, name: str):
@@ -203,7 +205,7 @@ class TaskListView(APIView):
             OpenApiParameter("status", str, enum=[s.value for s in PredictionTask.Status]),
             OpenApiParameter("deployment", str),
         ],
-        responses=TaskSerializer(many=True),
+        responses=paginated(TaskSerializer),
         tags=["tasks"],
     )
     def get(self, request):
@@ -247,7 +249,7 @@ class TaskResultView(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("format", str, enum=["json", "csv"], description="json (default) or csv")],
-        responses={200: PredictionResponseSerializer},
+        responses={(200, "application/json"): TaskResultSerializer, (200, "text/csv"): OpenApiTypes.STR},
         tags=["tasks"],
     )
     def get(self, request, task_id):

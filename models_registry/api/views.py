@@ -4,7 +4,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from mlserve.pagination import paginate
+from mlserve.pagination import paginate, paginated
 from models_registry import prediction, selectors, services
 from models_registry.api.parsers import PREDICTION_PARSERS, prediction_input
 from models_registry.api.serializers import (
@@ -24,7 +24,7 @@ class ModelListView(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("search", str, description="Part of the model name")],
-        responses=ModelListSerializer(many=True),
+        responses=paginated(ModelListSerializer),
         tags=["models"],
     )
     def get(self, request):
