@@ -19,6 +19,8 @@ def isolated_data_dir(settings, tmp_path):
     """Each test stores artifacts and results in its own folder."""
     settings.MLSERVE_DATA_DIR = tmp_path
     settings.MEDIA_ROOT = tmp_path / "media"
+    # Users are made in almost every test: a deliberately slow password hash would dominate.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Pages render without a collectstatic run (the manifest storage would need one).
     settings.STORAGES = {
         **settings.STORAGES,

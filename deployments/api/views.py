@@ -40,7 +40,7 @@ LIMITS = ("timeout_seconds", "max_rows", "max_concurrency", "max_batch_file_size
 class DeploymentListView(APIView):
     parser_classes = [JSONParser]
 
-    @extend_schema(responses=paginated(DeploymentSerializer), tags=["deployments"])
+    @extend_schema(responses=paginated(DeploymentSerializer), tags=["deployments"], operation_id="deployments_list")
     def get(self, request):
         deployments = selectors.deployment_list_for_user(request.user, request.query_params.get("search", ""))
         return paginate(request, deployments, DeploymentSerializer, view=self)
@@ -206,6 +206,7 @@ class TaskListView(APIView):
             OpenApiParameter("deployment", str),
         ],
         responses=paginated(TaskSerializer),
+        operation_id="tasks_list",
         tags=["tasks"],
     )
     def get(self, request):

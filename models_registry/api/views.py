@@ -25,6 +25,7 @@ class ModelListView(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("search", str, description="Part of the model name")],
         responses=paginated(ModelListSerializer),
+        operation_id="models_list",
         tags=["models"],
     )
     def get(self, request):
