@@ -87,8 +87,8 @@ def parse_request(body: bytes, header_length: str | None) -> tuple[dict, dict[st
     try:
         json_size = int(header_length) if header_length else len(body)
         header = json.loads(body[:json_size])
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"The inference request is not valid JSON: {exc}", code="malformed_request") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise InvalidInput(f"The inference request is not valid JSON: {str(exc)[:200]}", code="malformed_request") from None
     if not isinstance(header, dict) or not isinstance(header.get("inputs"), list) or not header["inputs"]:
         raise InvalidInput('An inference request needs "inputs": [{"name", "shape", "datatype", "data"}, ...].')
     binary = body[json_size:]

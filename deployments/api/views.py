@@ -2,7 +2,6 @@ from django.http import FileResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -26,7 +25,7 @@ from deployments.api.serializers import (
 from deployments.models import PredictionTask
 from mlserve.errors import ApplicationError, Conflict, NotFound
 from mlserve.pagination import paginate, paginated
-from models_registry.api.parsers import PREDICTION_PARSERS, prediction_input
+from models_registry.api.parsers import PREDICTION_PARSERS, SafeJSONParser, prediction_input
 from models_registry.api.serializers import (
     PredictionRequestSerializer,
     PredictionResponseSerializer,
@@ -38,7 +37,7 @@ LIMITS = ("timeout_seconds", "max_rows", "max_concurrency", "max_batch_file_size
 
 
 class DeploymentListView(APIView):
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
 
     @extend_schema(responses=paginated(DeploymentSerializer), tags=["deployments"], operation_id="deployments_list")
     def get(self, request):
@@ -64,7 +63,7 @@ class DeploymentListView(APIView):
 
 
 class DeploymentDetailView(APIView):
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
 
     @extend_schema(responses=DeploymentDetailSerializer, tags=["deployments"])
     def get(self, request, name: str):
@@ -174,7 +173,7 @@ class DeploymentTasksView(APIView):
 
 
 class DeploymentKeysView(APIView):
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
 
     @extend_schema(responses=DeploymentKeySerializer(many=True), tags=["deployments"])
     def get(self, request, name: str):
@@ -273,7 +272,7 @@ class TaskResultView(APIView):
 
 
 class DeploymentScriptView(APIView):
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
 
     @extend_schema(responses=ScriptSerializer, tags=["deployments"])
     def get(self, request, name: str):
@@ -303,7 +302,7 @@ class DeploymentScriptView(APIView):
 
 
 class DeploymentScriptTryView(APIView):
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
 
     @extend_schema(request=ScriptTrySerializer, responses={200: dict}, tags=["deployments"])
     def post(self, request, name: str):

@@ -2,7 +2,7 @@
 
 import io
 
-from rest_framework.exceptions import UnsupportedMediaType
+from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.parsers import BaseParser, FormParser, JSONParser, MultiPartParser
 
 from mlserve.errors import InvalidInput
@@ -18,6 +18,16 @@ RAW_TYPES = {
     "application/zip": "body.zip",
     "application/octet-stream": "body.bin",
 }
+
+
+class SafeJSONParser(JSONParser):
+    """JSON nested deeper than Python's parser recursion is a 400, not a crash."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError("JSON parse error - nested too deeply.") from None
 
 
 class RawFile(io.BytesIO):
@@ -39,7 +49,7 @@ class RawBodyParser(BaseParser):
         return {"file": RawFile(stream.read() if stream else b"", RAW_TYPES[base])}
 
 
-PREDICTION_PARSERS = [JSONParser, MultiPartParser, FormParser, RawBodyParser]
+PREDICTION_PARSERS = [SafeJSONParser, MultiPartParser, FormParser, RawBodyParser]
 
 
 def prediction_input(request) -> dict:
