@@ -322,3 +322,20 @@ def delete_old_buckets(days: int) -> int:
 
     deleted, _ = MetricBucket.objects.filter(start__lt=timezone.now() - timedelta(days=days)).delete()
     return deleted
+
+
+def recent_health(deployment_ids: list[int], since: datetime) -> dict[int, dict]:
+    """Per deployment since a time: calls, errors and p95 latency (for the dashboard)."""
+    from deployments.models import MetricBucket
+
+    health: dict[int, dict] = {}
+    for bucket in MetricBucket.objects.filter(deployment_id__in=deployment_ids, start__gte=_minute(since)):
+        entry = health.setdefault(bucket.deployment_id, {"requests": 0, "errors": 0, "histogram": {}, "low": None, "high": None})
+        entry["requests"] += bucket.requests
+        entry["errors"] += bucket.errors
+        entry["histogram"] = _merged(entry["histogram"], Counter(bucket.latency_histogram))
+        entry["low"] = _pick(min, entry["low"], bucket.latency_min_ms)
+        entry["high"] = _pick(max, entry["high"], bucket.latency_max_ms)
+    for entry in health.values():
+        entry["p95_ms"] = percentile(entry.pop("histogram"), 0.95, entry.pop("low"), entry.pop("high"))
+    return health

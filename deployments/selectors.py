@@ -86,3 +86,35 @@ def task_for_request(request, task_id) -> PredictionTask:
     if key is not None and key.deployment_id != task.deployment_id:
         raise Http404("No such task.")
     return task
+
+
+def dashboard_for_user(user: User) -> dict:
+    """What the home page shows: counts, each deployment's last hour, recent tasks."""
+    from datetime import timedelta
+
+    from django.db.models import Count
+    from django.utils import timezone
+
+    from deployments import metrics
+    from models_registry.models import RegisteredModel
+
+    metrics.flush()  # this process's latest calls
+    deployments = list(deployment_list_for_user(user).select_related("totals"))
+    health = metrics.recent_health([d.pk for d in deployments], timezone.now() - timedelta(hours=1))
+    for deployment in deployments:
+        deployment.last_hour = health.get(deployment.pk, {"requests": 0, "errors": 0, "p95_ms": None})
+        totals = getattr(deployment, "totals", None)
+        deployment.last_call = totals.last_call if totals else None
+    since = timezone.now() - timedelta(days=1)
+    task_counts = dict(
+        PredictionTask.objects.filter(owner=user, created__gte=since).values_list("status").annotate(n=Count("id")).values_list("status", "n")
+    )
+    return {
+        "model_count": RegisteredModel.objects.filter(owner=user).count(),
+        "deployments": deployments,
+        "running": sum(1 for d in deployments if d.is_running),
+        "paused": sum(1 for d in deployments if not d.is_running),
+        "task_counts": task_counts,
+        "tasks_today": sum(task_counts.values()),
+        "recent_tasks": task_list_for_user(user)[:8],
+    }

@@ -15,6 +15,7 @@ from deployments import api_panel, batch, charts, metrics, selectors, services, 
 from deployments.forms import BatchUploadForm, DeploymentCreateForm, KeyCreateForm, LimitsForm, VersionSwitchForm
 from deployments.models import Deployment, PredictionTask
 from mlserve.errors import ApplicationError, InvalidInput, NameTaken
+from mlserve.templatetags.tables import sorted_queryset
 from models_registry.samples import sample_record
 from models_registry.selectors import model_get_for_user, model_list_for_user
 from models_registry.views import test_page
@@ -27,8 +28,11 @@ def _deployment_context(request, deployment: Deployment, tab: str) -> dict:
 @login_required
 def deployment_list(request):
     query = request.GET.get("q", "")
-    page = Paginator(selectors.deployment_list_for_user(request.user, query), 25).get_page(request.GET.get("page"))
-    return render(request, "deployments/list.html", {"page": page, "query": query})
+    deployments = sorted_queryset(
+        selectors.deployment_list_for_user(request.user, query), request.GET.get("sort", ""), {"name", "status", "created", "started"}, "-created"
+    )
+    page = Paginator(deployments, 25).get_page(request.GET.get("page"))
+    return render(request, "deployments/list.html", {"page": page, "query": query, "default_sort": "-created"})
 
 
 @login_required
@@ -261,10 +265,15 @@ def deployment_monitoring(request, name: str):
 @login_required
 def deployment_tasks(request, name: str):
     deployment = selectors.deployment_get_for_user(request.user, name)
-    tasks = deployment.tasks.select_related("deployment", "model_version__model").order_by("-created")
+    tasks = sorted_queryset(
+        deployment.tasks.select_related("deployment", "model_version__model"),
+        request.GET.get("sort", ""),
+        {"created", "status", "rows_done", "finished"},
+        "-created",
+    )
     page = Paginator(tasks, 25).get_page(request.GET.get("page"))
     context = _deployment_context(request, deployment, "tasks")
-    context["page"] = page
+    context.update({"page": page, "default_sort": "-created"})
     return render(request, "deployments/tasks.html", context)
 
 
@@ -272,7 +281,12 @@ def deployment_tasks(request, name: str):
 def task_list(request):
     status = request.GET.get("status", "")
     deployment = request.GET.get("deployment", "")
-    tasks = selectors.task_list_for_user(request.user, status, deployment)
+    tasks = sorted_queryset(
+        selectors.task_list_for_user(request.user, status, deployment),
+        request.GET.get("sort", ""),
+        {"created", "status", "deployment__name", "rows_done", "finished"},
+        "-created",
+    )
     page = Paginator(tasks, 25).get_page(request.GET.get("page"))
     context = {
         "page": page,
@@ -280,6 +294,7 @@ def task_list(request):
         "deployment_filter": deployment,
         "statuses": PredictionTask.Status.choices,
         "deployment_names": selectors.deployment_list_for_user(request.user).values_list("name", flat=True),
+        "default_sort": "-created",
     }
     return render(request, "deployments/task_list.html", context)
 

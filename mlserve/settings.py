@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_q",
     "axes",
+    "mlserve",
     "accounts",
     "models_registry",
     "deployments",
@@ -329,5 +330,5 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
-    "loggers": {"py4j": {"level": "WARNING"}},
+    "loggers": {"py4j": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

@@ -1,12 +1,15 @@
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
-from django.shortcuts import redirect
+from django.shortcuts import render
 
 
 def home(request):
-    if request.user.is_authenticated:
-        return redirect("models_registry:list")
-    return redirect("accounts:login")
+    """The dashboard for users; what mlserve is, for visitors."""
+    if not request.user.is_authenticated:
+        return render(request, "landing.html")
+    from deployments.selectors import dashboard_for_user
+
+    return render(request, "dashboard.html", dashboard_for_user(request.user))
 
 
 def healthz(request):

@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from mlserve import api_examples
+from mlserve.templatetags.tables import sorted_queryset
 from mlserve.errors import ApplicationError, InvalidInput, NameTaken
 from models_registry import prediction, selectors, services
 from models_registry.forms import ModelEditForm, ModelUploadForm, PredictionForm, PreprocessingForm, VersionUploadForm
@@ -18,8 +19,11 @@ from models_registry.samples import sample_record
 @login_required
 def model_list(request):
     query = request.GET.get("q", "")
-    page = Paginator(selectors.model_list_for_user(request.user, query), 25).get_page(request.GET.get("page"))
-    return render(request, "models_registry/list.html", {"page": page, "query": query})
+    models = sorted_queryset(
+        selectors.model_list_for_user(request.user, query), request.GET.get("sort", ""), {"name", "created", "updated"}, "-created"
+    )
+    page = Paginator(models, 25).get_page(request.GET.get("page"))
+    return render(request, "models_registry/list.html", {"page": page, "query": query, "default_sort": "-created"})
 
 
 def _upload_error(form, exc: ApplicationError) -> None:

@@ -47,7 +47,9 @@ def test_password_change(client, owner):
     assert owner.check_password("brand-new-phrase-77")
 
 
-def test_home_sends_visitors_to_login_and_users_to_models(client, owner):
-    assert client.get("/")["Location"] == "/accounts/login/"
+def test_home_is_a_landing_page_for_visitors_and_the_dashboard_for_users(client, owner):
+    page = client.get("/").content.decode()
+    assert "Create an account" in page
     client.force_login(owner)
-    assert client.get("/")["Location"] == "/models/"
+    page = client.get("/").content.decode()
+    assert "Dashboard" in page and "Upload a model" in page
