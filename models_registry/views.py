@@ -7,8 +7,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from mlserve import api_examples
-from mlserve.templatetags.tables import sorted_queryset
 from mlserve.errors import ApplicationError, InvalidInput, NameTaken
+from mlserve.templatetags.tables import sorted_queryset
 from models_registry import prediction, selectors, services
 from models_registry.forms import ModelEditForm, ModelUploadForm, PredictionForm, PreprocessingForm, VersionUploadForm
 from models_registry.images import image_field
