@@ -34,7 +34,7 @@ def call(method: str, path: str, body=None, content_type: str = "application/jso
     def start_response(status, response_headers, exc_info=None):
         seen["status"], seen["headers"] = status, response_headers
 
-    with test_database_kept_open():
+    with keep_test_database_open():
         chunks = application(request.environ, start_response)
         body = b"".join(chunks)
         if hasattr(chunks, "close"):
@@ -43,7 +43,7 @@ def call(method: str, path: str, body=None, content_type: str = "application/jso
 
 
 @contextmanager
-def test_database_kept_open():
+def keep_test_database_open():
     """What Django's test client does: requests must not close the test's transaction."""
     signals.request_started.disconnect(close_old_connections)
     signals.request_finished.disconnect(close_old_connections)
@@ -159,7 +159,7 @@ def test_a_host_django_would_refuse_is_left_to_django(iris, token):
         HTTP_HOST="evil.example", **auth(token),
     )
     seen = {}
-    with test_database_kept_open():
+    with keep_test_database_open():
         body = b"".join(application(request.environ, lambda s, h, e=None: seen.update(status=s)))
     assert seen["status"].startswith("400")
     assert b"predictions" not in body
