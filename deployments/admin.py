@@ -1,7 +1,14 @@
 from django.contrib import admin
 
 from deployments import services
-from deployments.models import Deployment, DeploymentKey, PredictionTask
+from deployments.models import (
+    Deployment,
+    DeploymentKey,
+    DeploymentScript,
+    DeploymentTotals,
+    MetricBucket,
+    PredictionTask,
+)
 
 
 class DeploymentKeyInline(admin.TabularInline):
@@ -74,3 +81,40 @@ class PredictionTaskAdmin(admin.ModelAdmin):
     def retry(self, request, queryset):
         for task in queryset.filter(status__in=[PredictionTask.Status.FAILED, PredictionTask.Status.CANCELLED]):
             services.task_retry(task=task)
+
+
+@admin.register(DeploymentScript)
+class DeploymentScriptAdmin(admin.ModelAdmin):
+    list_display = ("deployment", "version", "created_by", "created")
+    list_filter = ("created",)
+    search_fields = ("deployment__name", "deployment__owner__username", "source")
+    list_select_related = ("deployment", "created_by")
+    readonly_fields = ("deployment", "version", "created", "created_by")
+
+    def has_add_permission(self, request):
+        return False  # scripts are saved where they are tried first: the deployment's Script tab or the API
+
+
+@admin.register(DeploymentTotals)
+class DeploymentTotalsAdmin(admin.ModelAdmin):
+    list_display = ("deployment", "requests", "errors", "rows", "first_call", "last_call")
+    list_filter = ("last_call",)
+    search_fields = ("deployment__name", "deployment__owner__username")
+    list_select_related = ("deployment",)
+    readonly_fields = [f.name for f in DeploymentTotals._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(MetricBucket)
+class MetricBucketAdmin(admin.ModelAdmin):
+    list_display = ("deployment", "start", "requests", "errors", "rows", "latency_count")
+    list_filter = ("start",)
+    search_fields = ("deployment__name",)
+    date_hierarchy = "start"
+    list_select_related = ("deployment",)
+    readonly_fields = [f.name for f in MetricBucket._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

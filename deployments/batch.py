@@ -44,8 +44,8 @@ def _script_preprocessed(task: PredictionTask, body):
     """A JSON task goes through the deployment script's preprocess, as the version recorded at submit."""
     if not task.script_version:
         return body
-    from deployments import scripts
     from deployments.models import DeploymentScript
+    from models_registry import scripts
 
     script = DeploymentScript.objects.filter(deployment_id=task.deployment_id, version=task.script_version).first()
     if script is None:

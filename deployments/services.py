@@ -18,11 +18,11 @@ from accounts.services import new_key
 from deployments import task_files
 from deployments.models import Deployment, DeploymentKey, DeploymentScript, PredictionTask
 from deployments.selectors import forget_deployment
-from mlserve.errors import ApplicationError, Conflict, NameTaken, NotAllowed, TooLarge, Unavailable
+from mlserve.errors import ApplicationError, Conflict, NameTaken, TooLarge, Unavailable
 from models_registry import model_cache
 from models_registry.models import ModelVersion, RegisteredModel
 from models_registry.selectors import version_get
-from models_registry.services import validate_model_name
+from models_registry.services import check_script, check_script_permission, script_trial, validate_model_name
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ def deployment_delete(*, deployment: Deployment) -> None:
         deployment.delete()
         transaction.on_commit(lambda: task_files.remove_all(task_ids))
     forget_deployment(deployment)
-    from deployments import scripts
+    from models_registry import scripts
 
     scripts.stop_hosts(deployment_id)
     log.info("deployment %s deleted with %d tasks", deployment.name, len(task_ids))
@@ -357,34 +357,11 @@ def tasks_expire_results() -> int:
 
 # ---- scripts -----------------------------------------------------------------------
 
-MAX_SCRIPT_BYTES = 200_000
-
-
-def _check_script_permission(user: User) -> None:
-    from models_registry.services import can_upload_code
-
-    if not can_upload_code(user):
-        raise NotAllowed(
-            "Scripts run code on this server, so only users with the 'upload code' permission may add or "
-            "change them. Ask an administrator for it.",
-            code="code_upload_forbidden",
-        )
-
-
-def _check_source(source: str) -> str:
-    if not isinstance(source, str) or not source.strip():
-        raise ApplicationError("The script is empty: define preprocess(request) and/or postprocess(rows, outputs).", code="invalid_request")
-    if len(source.encode()) > MAX_SCRIPT_BYTES:
-        raise TooLarge(f"A script may be at most {MAX_SCRIPT_BYTES // 1000} kB.", code="script_too_large")
-    return source
-
-
 def script_save(*, deployment: Deployment, source: str, user: User) -> DeploymentScript:
     """A new version of the deployment's script, in use at once. It must load (run in its helper) first."""
-    from deployments import scripts
+    from models_registry import scripts
 
-    _check_script_permission(user)
-    source = _check_source(source)
+    source = check_script(user, source)
     trial = scripts.ScriptHost(source)
     try:
         functions = trial.start()
@@ -404,9 +381,9 @@ def script_save(*, deployment: Deployment, source: str, user: User) -> Deploymen
 
 
 def script_remove(*, deployment: Deployment, user: User) -> None:
-    from deployments import scripts
+    from models_registry import scripts
 
-    _check_script_permission(user)
+    check_script_permission(user)
     deployment.script = None
     deployment.save(update_fields=["script", "updated"])
     forget_deployment(deployment)
@@ -414,17 +391,5 @@ def script_remove(*, deployment: Deployment, user: User) -> None:
 
 
 def script_try(*, deployment: Deployment, source: str, request, user: User) -> dict:
-    """Run an unsaved script on a sample request through the whole sync path; nothing is kept."""
-    from deployments import scripts
-    from models_registry import prediction
-
-    _check_script_permission(user)
-    source = _check_source(source)
-    host = scripts.ScriptHost(source)
-    try:
-        host.start()
-        body, rows = scripts.preprocess(host, request)
-        result = prediction.predict(deployment.model_version, data=body, max_rows=deployment.max_rows)
-        return {"rows": rows, "answer": result.body, "response": scripts.postprocess(host, rows, result.body)}
-    finally:
-        host.close()
+    """Run an unsaved script on a sample request through the deployment's sync path; nothing is kept."""
+    return script_trial(version=deployment.model_version, source=source, request=request, user=user, max_rows=deployment.max_rows)

@@ -4,10 +4,10 @@ paused check, concurrency slot, time limit, and one metrics record per call."""
 import time
 from collections.abc import Callable
 
-from deployments import limits, metrics, scripts, services
+from deployments import limits, metrics, services
 from deployments.models import Deployment
 from mlserve.errors import ApplicationError
-from models_registry import prediction
+from models_registry import prediction, scripts
 
 
 def serve(deployment: Deployment, source: str, work: Callable[[], tuple[object, int]]):

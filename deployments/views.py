@@ -14,11 +14,10 @@ from django.views.decorators.http import require_POST
 from deployments import api_panel, batch, charts, metrics, selectors, services, serving
 from deployments.forms import BatchUploadForm, DeploymentCreateForm, KeyCreateForm, LimitsForm, VersionSwitchForm
 from deployments.models import Deployment, PredictionTask
-from mlserve.errors import ApplicationError, InvalidInput, NameTaken
+from mlserve.errors import ApplicationError, NameTaken
 from mlserve.templatetags.tables import sorted_queryset
-from models_registry.samples import sample_record
 from models_registry.selectors import model_get_for_user, model_list_for_user
-from models_registry.views import test_page
+from models_registry.views import script_editor_context, script_trial_request, test_page
 
 
 def _deployment_context(request, deployment: Deployment, tab: str) -> dict:
@@ -195,28 +194,23 @@ def deployment_test(request, name: str):
 
 @login_required
 def deployment_script(request, name: str):
-    from deployments.scripts import TEMPLATE
-    from models_registry.services import can_upload_code
+    from models_registry.scripts import TEMPLATE
 
     deployment = selectors.deployment_get_for_user(request.user, name)
     current = deployment.script
-    source = request.POST.get("source") or (current.source if current else TEMPLATE)
-    sample = {"inputs": sample_record(deployment.model_version.input_fields)}
-    trial_request = request.POST.get("request") or json.dumps(sample, indent=2)
-    action = request.POST.get("action")
     context = _deployment_context(request, deployment, "script")
-    context.update({"source": source, "trial_request": trial_request, "trial": None, "error": None, "can_edit": can_upload_code(request.user)})
+    context.update(
+        script_editor_context(request, version=deployment.model_version, source=current.source if current else TEMPLATE)
+    )
+    action = request.POST.get("action")
     if request.method == "POST":
         try:
             if action == "try":
-                try:
-                    body = json.loads(trial_request)
-                except json.JSONDecodeError as exc:
-                    raise InvalidInput(f"The request is not valid JSON: {exc.msg} (line {exc.lineno}).") from None
-                trial = services.script_try(deployment=deployment, source=source, request=body, user=request.user)
+                body = script_trial_request(context["trial_request"])
+                trial = services.script_try(deployment=deployment, source=context["source"], request=body, user=request.user)
                 context["trial"] = {key: json.dumps(value, indent=2) for key, value in trial.items()}
             elif action == "save":
-                script = services.script_save(deployment=deployment, source=source, user=request.user)
+                script = services.script_save(deployment=deployment, source=context["source"], user=request.user)
                 messages.success(request, f"Script version {script.version} saved; it serves requests now.")
                 return redirect("deployments:script", name=deployment.name)
             elif action == "remove":

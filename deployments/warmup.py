@@ -42,8 +42,8 @@ def warm_running_deployments() -> int:
 
 def _start_script_helpers() -> None:
     """Running deployments' scripts get their helper process now (and again if one died)."""
-    from deployments import scripts
     from deployments.models import DeploymentScript
+    from models_registry import scripts
 
     running = DeploymentScript.objects.filter(
         deployment__status=Deployment.Status.RUNNING, deployment__script_id=models.F("id")

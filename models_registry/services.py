@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
 from accounts.models import User
-from mlserve.errors import ApplicationError, Conflict, NameTaken, NotAllowed
+from mlserve.errors import ApplicationError, Conflict, NameTaken, NotAllowed, TooLarge
 from models_registry import artifacts, model_cache
 from models_registry.models import NAME_VALIDATOR, ModelVersion, RegisteredModel, artifact_path
 from models_registry.runtimes import CODE_FORMATS, Predictor, inspect_artifact
@@ -258,3 +258,46 @@ def model_delete(*, model: RegisteredModel) -> None:
         ) from None
     for version in versions:
         model_cache.evict(version)
+
+
+# ---- pre/post-processing scripts ---------------------------------------------------
+
+MAX_SCRIPT_BYTES = 200_000
+
+
+def check_script_permission(user: User) -> None:
+    if not can_upload_code(user):
+        raise NotAllowed(
+            "Scripts run code on this server, so only users with the 'upload code' permission may add or "
+            "change them. Ask an administrator for it.",
+            code="code_upload_forbidden",
+        )
+
+
+def check_script(user: User, source: str) -> str:
+    """The script's source, if this user may run scripts and it is not empty or too large."""
+    check_script_permission(user)
+    if not isinstance(source, str) or not source.strip():
+        raise ApplicationError(
+            "The script is empty: define preprocess(request) and/or postprocess(rows, outputs).", code="invalid_request"
+        )
+    if len(source.encode()) > MAX_SCRIPT_BYTES:
+        raise TooLarge(f"A script may be at most {MAX_SCRIPT_BYTES // 1000} kB.", code="script_too_large")
+    return source
+
+
+def script_trial(*, version: ModelVersion, source: str, request, user: User, max_rows: int | None = None) -> dict:
+    """Run an unsaved script on a sample request around this model version, in a helper
+    process stopped afterwards: what preprocess gave, what the model answered, what a
+    caller would get. Nothing is kept."""
+    from models_registry import prediction, scripts
+
+    source = check_script(user, source)
+    host = scripts.ScriptHost(source)
+    try:
+        host.start()
+        body, rows = scripts.preprocess(host, request)
+        result = prediction.predict(version, data=body, max_rows=max_rows)
+        return {"rows": rows, "answer": result.body, "response": scripts.postprocess(host, rows, result.body)}
+    finally:
+        host.close()

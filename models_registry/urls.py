@@ -9,6 +9,7 @@ urlpatterns = [
     path("new/", views.model_upload, name="upload"),
     path("<str:name>/", views.model_detail, name="detail"),
     path("<str:name>/test/", views.model_test, name="test"),
+    path("<str:name>/script/", views.model_script, name="script"),
     path("<str:name>/edit/", views.model_edit, name="edit"),
     path("<str:name>/versions/new/", views.version_upload, name="version_upload"),
     path("<str:name>/delete/", views.model_delete, name="delete"),

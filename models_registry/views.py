@@ -224,3 +224,51 @@ def model_test(request, name: str):
         }
     )
     return render(request, "models_registry/test.html", context)
+
+
+def script_trial_request(text: str):
+    """The sample request typed on a script page, as JSON."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"The request is not valid JSON: {exc.msg} (line {exc.lineno}).") from None
+
+
+def script_editor_context(request, *, version, source: str) -> dict:
+    """What the script editor shows before any action: the source and a sample request."""
+    sample = {"inputs": sample_record(version.input_fields)}
+    return {
+        "source": request.POST.get("source") or source,
+        "trial_request": request.POST.get("request") or json.dumps(sample, indent=2),
+        "trial": None,
+        "error": None,
+        "can_edit": services.can_upload_code(request.user),
+    }
+
+
+@login_required
+def model_script(request, name: str):
+    """Try a pre/post-processing script around this model version before deploying it;
+    scripts are saved on a deployment (its Script tab), so nothing is kept here."""
+    from models_registry.scripts import TEMPLATE
+
+    model = selectors.model_get_for_user(request.user, name)
+    version = selectors.version_get(model, request.GET.get("version"))
+    context = script_editor_context(request, version=version, source=TEMPLATE)
+    if request.method == "POST":
+        try:
+            body = script_trial_request(context["trial_request"])
+            trial = services.script_trial(version=version, source=context["source"], request=body, user=request.user)
+            context["trial"] = {key: json.dumps(value, indent=2) for key, value in trial.items()}
+        except ApplicationError as exc:
+            context["error"] = exc
+    context.update(
+        {
+            "model": model,
+            "version": version,
+            "versions": model.versions.order_by("-number"),
+            "format_label": FORMAT_LABELS.get(version.format, version.format),
+            "tab": "script",
+        }
+    )
+    return render(request, "models_registry/script.html", context)

@@ -37,6 +37,8 @@ PAGES = [
     ("get", "/models/iris-model/", None, S(LOGIN, 200, 404, LOGIN, 404)),
     ("get", "/models/iris-model/test/", None, S(LOGIN, 200, 404, LOGIN, 404)),
     ("post", "/models/iris-model/test/", {"mode": "json", "body": '{"inputs": {}}'}, S(LOGIN, 200, 404, LOGIN, 404)),
+    ("get", "/models/iris-model/script/", None, S(LOGIN, 200, 404, LOGIN, 404)),
+    ("post", "/models/iris-model/script/", {"source": "x = 1", "request": "{}"}, S(LOGIN, 200, 404, LOGIN, 404)),
     ("get", "/models/iris-model/edit/", None, S(LOGIN, 200, 404, LOGIN, 404)),
     ("get", "/models/iris-model/versions/new/", None, S(LOGIN, 200, 404, LOGIN, 404)),
     ("get", "/models/iris-model/delete/", None, S(LOGIN, 200, 404, LOGIN, 404)),

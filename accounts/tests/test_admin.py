@@ -12,6 +12,9 @@ ADMIN_LISTS = [
     "/admin/deployments/deployment/",
     "/admin/deployments/deploymentkey/",
     "/admin/deployments/predictiontask/",
+    "/admin/deployments/deploymentscript/",
+    "/admin/deployments/deploymenttotals/",
+    "/admin/deployments/metricbucket/",
 ]
 
 
@@ -50,3 +53,12 @@ def test_admin_delete_removes_the_files_too(client, admin, upload_model, django_
 
 def test_non_staff_cannot_open_admin(owner_client):
     assert owner_client.get("/admin/models_registry/registeredmodel/").status_code == 302
+
+
+def test_every_model_of_the_project_is_in_admin():
+    from django.apps import apps
+    from django.contrib import admin as django_admin
+
+    ours = [m for m in apps.get_models() if m._meta.app_label in ("accounts", "models_registry", "deployments")]
+    missing = [m.__name__ for m in ours if m not in django_admin.site._registry]
+    assert not missing

@@ -31,7 +31,7 @@ def coder(owner):
 def quick_scripts(settings):
     settings.MLSERVE_SCRIPT_TIMEOUT_SECONDS = 2
     yield
-    from deployments import scripts
+    from models_registry import scripts
 
     for host in list(scripts._hosts.values()):
         host.close()

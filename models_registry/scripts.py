@@ -1,7 +1,7 @@
-"""Deployment scripts (preprocess / postprocess), run in a helper process per script.
+"""Pre- and post-processing scripts, run in a helper process per script (never in our workers).
 
 The web and queue workers never run user code: each process that serves a deployment
-with a script keeps one long-lived helper (deployments/script_runner.py) for it,
+with a script keeps one long-lived helper (models_registry/script_runner.py) for it,
 started with the deployment (or on first use), restarted when it dies. A call that
 raises answers `script_failed` with the script's traceback; one that runs too long
 (MLSERVE_SCRIPT_TIMEOUT_SECONDS, or the request's time limit) kills the helper and
@@ -179,7 +179,7 @@ class ScriptHost:
                 self._start()
             reply = self._exchange({"op": op, "args": list(args)}, settings.MLSERVE_SCRIPT_TIMEOUT_SECONDS)
         if "error" in reply:
-            raise ScriptFailed(f"The deployment's {op}() failed: {reply['error']}", details={"traceback": reply["error"]})
+            raise ScriptFailed(f"The script's {op}() failed: {reply['error']}", details={"traceback": reply["error"]})
         return reply["ok"]
 
     def defines(self, name: str) -> bool:
@@ -226,7 +226,7 @@ def preprocess(host: ScriptHost, request):
     if isinstance(rows, dict) and any(k in rows for k in BODY_KEYS):
         return rows, rows.get("inputs") if isinstance(rows.get("inputs"), list) else None
     raise ScriptFailed(
-        "The deployment's preprocess() must return a list of records, or a body with "
+        "The script's preprocess() must return a list of records, or a body with "
         f"{', '.join(BODY_KEYS)}; it returned {type(rows).__name__}."
     )
 

@@ -1,6 +1,6 @@
 """Runs a deployment's pre/post-processing script, in its own process, under limits.
 
-Started by deployments.scripts as `python -I deployment/script_runner.py` with a clean
+Started by deployments.scripts as `python -I models_registry/script_runner.py` with a clean
 environment (no secrets), an empty working directory, no inherited file descriptors
 and rlimits on memory, file size and processes. It imports nothing of mlserve or
 Django. Protocol on stdin/stdout: frames of a 4-byte big-endian length and JSON.
