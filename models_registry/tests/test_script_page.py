@@ -72,3 +72,8 @@ def test_without_the_code_permission_nothing_runs(owner_client, model):
 def test_another_users_model_is_not_found(client, stranger, model):
     client.force_login(stranger)
     assert client.get(URL).status_code == 404
+
+
+def test_the_test_tab_points_to_the_script_tab(owner_client, model):
+    html = owner_client.get("/models/iris/test/").content.decode()
+    assert 'href="/models/iris/script/?version=1"' in html
