@@ -236,24 +236,30 @@ def _safe_member(name: str) -> bool:
     return not (path.parts and ":" in path.parts[0])  # C:/...
 
 
+def _member_infos(archive: zipfile.ZipFile, name: str) -> list[zipfile.ZipInfo]:
+    """The archive's files (not folders or macOS metadata), within the member cap and with safe names."""
+    max_members = settings.MLSERVE_ZIP_MAX_MEMBERS
+    infos = [i for i in archive.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")]
+    if len(infos) > max_members:
+        raise TooLarge(f"{name}: the ZIP has {len(infos)} files; at most {max_members} are accepted.", code="zip_too_large")
+    unsafe = [i.filename for i in infos if not _safe_member(i.filename)]
+    if unsafe:
+        raise InvalidInput(
+            f"{name}: the ZIP has unsafe member names ({', '.join(unsafe[:3])}): absolute paths and '..' are refused.",
+            code="invalid_file",
+        )
+    return infos
+
+
 def read_zip_members(data_or_file, name: str) -> list[tuple[str, bytes]]:
     """(member name, bytes) of every file in the archive, within the member and size caps."""
-    max_members = settings.MLSERVE_ZIP_MAX_MEMBERS
     max_bytes = settings.MLSERVE_ZIP_MAX_BYTES
     try:
         archive = zipfile.ZipFile(io.BytesIO(data_or_file) if isinstance(data_or_file, bytes) else data_or_file)
     except zipfile.BadZipFile as exc:
         raise InvalidInput(f"{name}: the ZIP archive is damaged ({exc}).", code="invalid_file") from None
     with archive:
-        infos = [i for i in archive.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")]
-        if len(infos) > max_members:
-            raise TooLarge(f"{name}: the ZIP has {len(infos)} files; at most {max_members} are accepted.", code="zip_too_large")
-        unsafe = [i.filename for i in infos if not _safe_member(i.filename)]
-        if unsafe:
-            raise InvalidInput(
-                f"{name}: the ZIP has unsafe member names ({', '.join(unsafe[:3])}): absolute paths and '..' are refused.",
-                code="invalid_file",
-            )
+        infos = _member_infos(archive, name)
         declared = sum(i.file_size for i in infos)
         if declared > max_bytes:
             raise TooLarge(
@@ -375,24 +381,15 @@ def count_rows(path, name: str) -> int | None:
 
 def _zip_chunks(path, name: str, fields: list[Field], config: dict | None, chunk_rows: int) -> Iterator[ParsedInput]:
     """Members read one at a time, within the member and size caps."""
-    max_members = settings.MLSERVE_ZIP_MAX_MEMBERS
     max_bytes = settings.MLSERVE_ZIP_MAX_BYTES
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile as exc:
         raise InvalidInput(f"{name}: the ZIP archive is damaged ({exc}).", code="invalid_file") from None
     with archive:
-        infos = [i for i in archive.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")]
+        infos = _member_infos(archive, name)
         if not infos:
             raise InvalidInput(f"{name}: the ZIP archive is empty.", code="empty_input")
-        if len(infos) > max_members:
-            raise TooLarge(f"{name}: the ZIP has {len(infos)} files; at most {max_members} are accepted.", code="zip_too_large")
-        unsafe = [i.filename for i in infos if not _safe_member(i.filename)]
-        if unsafe:
-            raise InvalidInput(
-                f"{name}: the ZIP has unsafe member names ({', '.join(unsafe[:3])}): absolute paths and '..' are refused.",
-                code="invalid_file",
-            )
         total = 0
         pending: list[tuple[str, bytes]] = []
         first_row = 0
