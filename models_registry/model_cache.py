@@ -80,7 +80,3 @@ def put_predictor(version, predictor: Predictor) -> None:
 def evict(version) -> None:
     with _lock:
         _cache.pop(cache_key(version), None)
-
-
-def cached_count() -> int:
-    return len(_cache)

@@ -49,28 +49,41 @@ def model_upload(request):
     return render(request, "models_registry/upload.html", {"form": form, "can_upload_code": services.can_upload_code(request.user)})
 
 
-@login_required
-def model_detail(request, name: str):
+def _model_and_version(request, name: str):
+    """The user's model and the ?version= asked for; the version is None, with a message
+    for the page it redirects to, when that version does not exist."""
     model = selectors.model_get_for_user(request.user, name)
     try:
-        version = selectors.version_get(model, request.GET.get("version"))
+        return model, selectors.version_get(model, request.GET.get("version"))
     except ApplicationError as exc:
-        messages.error(request, exc.message)
-        return redirect(model)
-    context = {
+        messages.error(request, f"{exc.message} Showing the latest version.")
+        return model, None
+
+
+def _tab_context(model, version, tab: str) -> dict:
+    """What the model's header and tabs need (models_registry/_header.html)."""
+    return {
         "model": model,
         "version": version,
         "versions": model.versions.order_by("-number"),
         "format_label": FORMAT_LABELS.get(version.format, version.format),
-        "tab": "overview",
+        "tab": tab,
     }
-    return render(request, "models_registry/detail.html", context)
+
+
+@login_required
+def model_detail(request, name: str):
+    model, version = _model_and_version(request, name)
+    if version is None:
+        return redirect(model)
+    return render(request, "models_registry/detail.html", _tab_context(model, version, "overview"))
 
 
 @login_required
 def model_edit(request, name: str):
-    model = selectors.model_get_for_user(request.user, name)
-    version = selectors.version_get(model, request.GET.get("version"))
+    model, version = _model_and_version(request, name)
+    if version is None:
+        return redirect("models_registry:edit", name=model.name)
     form = ModelEditForm(request.POST or None, initial={"description": model.description}, fields=version.input_fields)
     if request.method == "POST" and form.is_valid():
         try:
@@ -198,8 +211,9 @@ def test_page(request, *, version, predict, api_url: str) -> dict:
 
 @login_required
 def model_test(request, name: str):
-    model = selectors.model_get_for_user(request.user, name)
-    version = selectors.version_get(model, request.GET.get("version"))
+    model, version = _model_and_version(request, name)
+    if version is None:
+        return redirect("models_registry:test", name=model.name)
     url = request.build_absolute_uri(reverse("api-model-predict", args=[model.name])) + f"?version={version.number}"
     context = test_page(
         request, version=version, predict=lambda **kw: prediction.predict(version, **kw), api_url=url
@@ -213,16 +227,7 @@ def model_test(request, name: str):
         else:
             messages.success(request, "Image preprocessing saved.")
             return redirect(f"{reverse('models_registry:test', args=[model.name])}?version={version.number}#file")
-    context.update(
-        {
-            "model": model,
-            "version": version,
-            "versions": model.versions.order_by("-number"),
-            "format_label": FORMAT_LABELS.get(version.format, version.format),
-            "tab": "test",
-            "show_preprocessing": True,
-        }
-    )
+    context.update(_tab_context(model, version, "test"), show_preprocessing=True)
     return render(request, "models_registry/test.html", context)
 
 
@@ -252,8 +257,9 @@ def model_script(request, name: str):
     scripts are saved on a deployment (its Script tab), so nothing is kept here."""
     from models_registry.scripts import TEMPLATE
 
-    model = selectors.model_get_for_user(request.user, name)
-    version = selectors.version_get(model, request.GET.get("version"))
+    model, version = _model_and_version(request, name)
+    if version is None:
+        return redirect("models_registry:script", name=model.name)
     context = script_editor_context(request, version=version, source=TEMPLATE)
     if request.method == "POST":
         try:
@@ -262,13 +268,5 @@ def model_script(request, name: str):
             context["trial"] = {key: json.dumps(value, indent=2) for key, value in trial.items()}
         except ApplicationError as exc:
             context["error"] = exc
-    context.update(
-        {
-            "model": model,
-            "version": version,
-            "versions": model.versions.order_by("-number"),
-            "format_label": FORMAT_LABELS.get(version.format, version.format),
-            "tab": "script",
-        }
-    )
+    context.update(_tab_context(model, version, "script"))
     return render(request, "models_registry/script.html", context)

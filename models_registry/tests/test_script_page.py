@@ -77,3 +77,12 @@ def test_another_users_model_is_not_found(client, stranger, model):
 def test_the_test_tab_points_to_the_script_tab(owner_client, model):
     html = owner_client.get("/models/iris/test/").content.decode()
     assert 'href="/models/iris/script/?version=1"' in html
+
+
+@pytest.mark.parametrize("page", ["", "test/", "script/", "edit/"])
+@pytest.mark.parametrize("version", ["99", "abc"])
+def test_a_version_that_does_not_exist_goes_back_to_the_latest_with_a_message(owner_client, model, page, version):
+    response = owner_client.get(f"/models/iris/{page}?version={version}", follow=True)
+    assert response.status_code == 200
+    assert response.redirect_chain[-1][0] == f"/models/iris/{page}"
+    assert "Showing the latest version." in response.content.decode()
