@@ -14,6 +14,7 @@ import os
 import random
 import signal
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -107,29 +108,30 @@ def time_limit(deployment):
 
     In a process's main thread (gunicorn's sync workers) a real-time timer
     interrupts the work: Python code stops at once, a long call into native
-    code (a model's C++ kernel) as soon as it returns. Elsewhere the elapsed
-    time is checked when the work is done."""
+    code (a model's C++ kernel) as soon as it returns. The elapsed time is also
+    checked when the work is done: off the main thread there is no timer, and
+    an exception raised by the timer while Python runs a garbage-collector
+    callback or a __del__ is swallowed by the interpreter, so the work goes on."""
     seconds = deployment.timeout_seconds
     message = (
         f"The request took longer than this deployment's {seconds:g} s timeout; send fewer rows, "
         "or submit a queued task."
     )
-    if threading.current_thread() is not threading.main_thread():
-        import time
+    started = time.monotonic()
+    use_timer = threading.current_thread() is threading.main_thread()
+    if use_timer:
 
-        started = time.monotonic()
-        yield
-        if time.monotonic() - started > seconds:
+        def expired(signum, frame):
             raise RequestTimeout(message)
-        return
 
-    def expired(signum, frame):
-        raise RequestTimeout(message)
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+        previous = signal.signal(signal.SIGALRM, expired)
+        # One shot, never an interval: a repeating timer could fire after the work is done.
+        signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        if use_timer:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+    if time.monotonic() - started > seconds:
+        raise RequestTimeout(message)
