@@ -26,32 +26,43 @@ from models_registry.inputs import ParsedInput, parse_json_body
 
 log = logging.getLogger(__name__)
 CHECK_ROWS = 100
+JSON_INPUT = "request.json"  # the input name of a task submitted as a JSON body
 
 
-def _chunks(task: PredictionTask, version, chunk_rows: int) -> Iterator[ParsedInput]:
-    path = task_files.input_path(task)
+def _chunks(task: PredictionTask, version, chunk_rows: int, json_body=None) -> Iterator[ParsedInput]:
     fields = version.input_fields
     config = prediction.image_config(version)
-    if task.input_name == "request.json":
-        body = _script_preprocessed(task, json.loads(path.read_bytes()))
+    if task.input_name == JSON_INPUT:
+        body = json_body if json_body is not None else _json_request(task)[0]
         parsed = parse_json_body(body, fields, config)
         yield from _split(parsed, chunk_rows)
         return
-    yield from files.iter_path(path, task.input_name, fields, config, chunk_rows)
+    yield from files.iter_path(task_files.input_path(task), task.input_name, fields, config, chunk_rows)
 
 
-def _script_preprocessed(task: PredictionTask, body):
-    """A JSON task goes through the deployment script's preprocess, as the version recorded at submit."""
+def _script_host(task: PredictionTask):
+    """The helper running the deployment script version the task was submitted under (None without one)."""
     if not task.script_version:
-        return body
+        return None
     from deployments.models import DeploymentScript
     from models_registry import scripts
 
     script = DeploymentScript.objects.filter(deployment_id=task.deployment_id, version=task.script_version).first()
     if script is None:
         raise ApplicationError(f"Script version {task.script_version} of this deployment no longer exists.", code="script_failed")
-    body, _ = scripts.preprocess(scripts.host_for(script), body)
-    return body
+    return scripts.host_for(script)
+
+
+def _json_request(task: PredictionTask):
+    """A JSON task's body for the input layer, through the script's preprocess; and the rows
+    preprocess returned (None without a script), which postprocess receives as on a sync call."""
+    from models_registry import scripts
+
+    request = json.loads(task_files.input_path(task).read_bytes())
+    host = _script_host(task)
+    if host is None:
+        return request, None
+    return scripts.preprocess(host, request)
 
 
 def _split(parsed: ParsedInput, chunk_rows: int) -> Iterator[ParsedInput]:
@@ -76,9 +87,9 @@ def check_input(task: PredictionTask) -> None:
 
 
 def count_task_rows(task: PredictionTask) -> int | None:
-    if task.input_name == "request.json":
+    if task.input_name == JSON_INPUT:
         version = task.model_version
-        body = _script_preprocessed(task, json.loads(task_files.input_path(task).read_bytes()))
+        body = _json_request(task)[0]
         return parse_json_body(body, version.input_fields, prediction.image_config(version)).batch.n_rows
     return files.count_rows(task_files.input_path(task), task.input_name)
 
@@ -270,8 +281,11 @@ class Heartbeat:
 
 def _predict_chunks(task: PredictionTask, version, writer: ResultWriter) -> int | None:
     """Rows done, or None when the task stopped being ours (cancelled) on the way."""
+    json_body = request_rows = None
+    if task.input_name == JSON_INPUT:
+        json_body, request_rows = _json_request(task)
     done = 0
-    for parsed in _chunks(task, version, settings.MLSERVE_BATCH_CHUNK_ROWS):
+    for parsed in _chunks(task, version, settings.MLSERVE_BATCH_CHUNK_ROWS, json_body):
         writer.write(parsed, prediction.run(version, parsed))
         done += parsed.batch.n_rows
         # One write per chunk: progress, and a heartbeat. It matches no row once the
@@ -281,7 +295,24 @@ def _predict_chunks(task: PredictionTask, version, writer: ResultWriter) -> int 
         )
         if not still_ours:
             return None
+    writer.close()
+    if task.input_name == JSON_INPUT:
+        _write_script_response(task, version, request_rows, done)
     return done
+
+
+def _write_script_response(task: PredictionTask, version, request_rows, done: int) -> None:
+    """The script's postprocess(rows, outputs) over the whole result, as on a sync call:
+    a JSON body arrives whole, so its answer fits in memory too. File tasks are not scripted."""
+    from models_registry import scripts
+
+    host = _script_host(task)
+    if host is None or not host.defines("postprocess"):
+        return
+    task.rows_done = done
+    outputs = orjson.loads(b"".join(json_result_stream(task, version.model.name, version.number)))
+    response = scripts.postprocess(host, request_rows, outputs)
+    task_files.script_response(task).write_bytes(orjson.dumps(response, option=orjson.OPT_SERIALIZE_NUMPY))
 
 
 _frozen = False

@@ -254,7 +254,7 @@ def task_submit(*, deployment: Deployment, data=None, upload=None) -> Prediction
         owner=deployment.owner,
         model_version=deployment.model_version,
         script_version=deployment.script.version if deployment.script_id and upload is None else None,
-        input_name=(getattr(upload, "name", None) or "upload") if upload is not None else "request.json",
+        input_name=(getattr(upload, "name", None) or "upload") if upload is not None else batch.JSON_INPUT,
     )
     try:
         task.input_size = _store_input(task, data=data, upload=upload, limit=limit)

@@ -7,6 +7,8 @@ from django.conf import settings
 
 RESULT_JSONL = "result.jsonl"
 RESULT_CSV = "result.csv"
+# A JSON task whose deployment script has postprocess(): its response, served as the JSON result.
+SCRIPT_RESPONSE = "response.json"
 
 
 def task_dir(task_id) -> Path:
@@ -26,8 +28,12 @@ def result_csv(task) -> Path:
     return task_dir(task.id) / RESULT_CSV
 
 
+def script_response(task) -> Path:
+    return task_dir(task.id) / SCRIPT_RESPONSE
+
+
 def remove_results(task) -> None:
-    for path in (result_jsonl(task), result_csv(task)):
+    for path in (result_jsonl(task), result_csv(task), script_response(task)):
         path.unlink(missing_ok=True)
 
 

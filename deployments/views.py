@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from deployments import api_panel, batch, charts, metrics, selectors, services, serving
+from deployments import api_panel, batch, charts, metrics, selectors, services, serving, task_files
 from deployments.forms import BatchUploadForm, DeploymentCreateForm, KeyCreateForm, LimitsForm, VersionSwitchForm
 from deployments.models import Deployment, PredictionTask
 from mlserve.errors import ApplicationError, NameTaken
@@ -297,7 +297,8 @@ def task_list(request):
 def task_detail(request, task_id):
     task = selectors.task_get_for_user(request.user, task_id)
     preview = batch.read_result_rows(task, limit=20) if task.status == PredictionTask.Status.SUCCEEDED and not task.result_expired else []
-    return render(request, "deployments/task_detail.html", {"task": task, "preview": preview})
+    scripted = bool(preview) and task_files.script_response(task).exists()
+    return render(request, "deployments/task_detail.html", {"task": task, "preview": preview, "scripted": scripted})
 
 
 def _next_url(request, default: str) -> str:

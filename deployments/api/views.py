@@ -253,7 +253,10 @@ class TaskResultView(APIView):
         tags=["tasks"],
     )
     def get(self, request, task_id):
-        """The predictions: JSON, or CSV (the input columns, then prediction and probability columns)."""
+        """The predictions: JSON, or CSV (the input columns, then prediction and probability columns).
+
+        For a JSON task whose deployment script defines postprocess(), the JSON result is
+        the script's response; the CSV stays the model's answer row by row."""
         task = selectors.task_for_request(request, task_id)
         if task.result_expired:
             raise ApplicationError("This task's result has expired and was removed.", code="result_expired", status_code=410)
@@ -266,6 +269,9 @@ class TaskResultView(APIView):
             return response
         if fmt != "json":
             raise ApplicationError("format must be json or csv.", code="invalid_request")
+        scripted = task_files.script_response(task)
+        if scripted.exists():  # the deployment script's postprocess() shaped this task's answer
+            return FileResponse(open(scripted, "rb"), content_type="application/json")
         version = task.model_version
         stream = batch.json_result_stream(task, version.model.name if version else "", version.number if version else None)
         return StreamingHttpResponse(stream, content_type="application/json")

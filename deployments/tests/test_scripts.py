@@ -139,6 +139,38 @@ def test_a_task_records_the_script_version_that_served_it(api, iris, coder, subm
     assert task.status == "succeeded" and task.script_version == 1 and task.rows_done == 2
 
 
+def test_a_json_task_answers_with_the_scripts_postprocess_like_a_sync_call(api, owner_client, iris, coder, submit):
+    save(api, SPECIES)
+    flowers = {"flowers": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]}
+    task_id = submit("iris", json=flowers).json()["task_id"]
+    result = api.get(f"/api/v1/tasks/{task_id}/result")
+    assert result.status_code == 200 and result["Content-Type"] == "application/json"
+    assert b"".join(result.streaming_content) == b'{"species":["setosa","virginica"],"n":2}'
+    assert predict(api, flowers).json() == {"species": ["setosa", "virginica"], "n": 2}  # the same as sync
+    csv = b"".join(api.get(f"/api/v1/tasks/{task_id}/result?format=csv").streaming_content).decode()
+    assert csv.splitlines()[0].startswith("sepal_length,") and [line.split(",")[4] for line in csv.splitlines()[1:]] == ["0", "2"]
+    page = owner_client.get(f"/tasks/{task_id}/").content.decode()
+    assert "postprocess() shaped the JSON result" in page
+
+
+def test_a_json_task_without_postprocess_keeps_the_models_answer(api, iris, coder, submit):
+    save(api, SPECIES.split("def postprocess")[0])
+    task_id = submit("iris", json={"flowers": [[5.1, 3.5, 1.4, 0.2]]}).json()["task_id"]
+    body = b"".join(api.get(f"/api/v1/tasks/{task_id}/result").streaming_content)
+    assert b'"predictions":[0]' in body.replace(b" ", b"")
+
+
+def test_a_failing_postprocess_fails_the_task_and_leaves_no_result(api, iris, coder, submit):
+    from deployments import task_files
+
+    save(api, "def postprocess(rows, outputs):\n    raise KeyError('species')\n")
+    task_id = submit("iris", json={"inputs": [IRIS_ROW]}).json()["task_id"]
+    task = PredictionTask.objects.get(pk=task_id)
+    assert task.status == "failed" and "postprocess() failed" in task.error and "KeyError" in task.error
+    assert not any(task_files.task_dir(task.id).glob("result*")) and not task_files.script_response(task).exists()
+    assert api.get(f"/api/v1/tasks/{task_id}/result").status_code == 409
+
+
 def test_the_script_page_tries_saves_and_removes(owner_client, iris, coder):
     page = owner_client.get("/deployments/iris/script/").content.decode()
     assert "def preprocess(request)" in page  # the template to start from
