@@ -57,6 +57,10 @@ MLSERVE_HTTPS = envbool("MLSERVE_HTTPS", False)
 # Artifacts, batch inputs/results and the default SQLite database live here.
 MLSERVE_DATA_DIR = Path(envstr("MLSERVE_DATA_DIR", str(BASE_DIR / "var"))).resolve()
 MLSERVE_DATA_DIR.mkdir(parents=True, exist_ok=True)
+# It holds the database, the secret key and every artifact: only mlserve's own user enters it
+# (script helpers, run as another user when mlserve is root, cannot; see docs/security.md).
+if MLSERVE_DATA_DIR.stat().st_uid == os.geteuid() and MLSERVE_DATA_DIR.stat().st_mode & 0o077:
+    MLSERVE_DATA_DIR.chmod(0o700)
 
 
 def generated_secret_key(path: Path) -> str:
@@ -290,6 +294,10 @@ MLSERVE_METRICS_TOKEN = envsecret("MLSERVE_METRICS_TOKEN")
 # Deployment scripts run in helper processes under these limits (per call: time; per helper: memory).
 MLSERVE_SCRIPT_TIMEOUT_SECONDS = envint("MLSERVE_SCRIPT_TIMEOUT_SECONDS", 5)
 MLSERVE_SCRIPT_MEMORY_MB = envint("MLSERVE_SCRIPT_MEMORY_MB", 512)
+# When mlserve runs as root, script helpers run as this user instead; "" keeps them as root.
+MLSERVE_SCRIPT_USER = envstr("MLSERVE_SCRIPT_USER", "nobody")
+# The interpreter of script helpers ("" = mlserve's own); that user must be able to run it.
+MLSERVE_SCRIPT_PYTHON = envstr("MLSERVE_SCRIPT_PYTHON", "")
 
 # Queued prediction tasks.
 MLSERVE_BATCH_CHUNK_ROWS = envint("MLSERVE_BATCH_CHUNK_ROWS", 10_000)

@@ -10,8 +10,11 @@ next call starts a fresh helper; nothing else is affected.
 """
 
 import json
+import logging
 import os
+import pwd
 import select
+import shutil
 import signal
 import struct
 import subprocess
@@ -25,6 +28,7 @@ from django.conf import settings
 
 from mlserve.errors import ApplicationError
 
+log = logging.getLogger(__name__)
 RUNNER = Path(__file__).with_name("script_runner.py")
 START_TIMEOUT = 20.0
 
@@ -73,6 +77,53 @@ def _environment(workdir: str) -> dict:
     }
 
 
+_identities: dict[tuple, dict] = {}
+
+
+def helper_python() -> str:
+    return settings.MLSERVE_SCRIPT_PYTHON or sys.executable
+
+
+def helper_identity() -> dict:
+    """Popen's user and group for a helper. mlserve's own user, except as root: a helper
+    run by root could read and change everything, so it runs as MLSERVE_SCRIPT_USER
+    ("nobody"), which cannot enter the data dir (0700) nor fork (RLIMIT_NPROC). Checked once
+    per process by starting the runner as that user; if it cannot (it cannot reach the
+    interpreter or mlserve's code), helpers stay root and the log says so."""
+    name = settings.MLSERVE_SCRIPT_USER
+    if os.geteuid() != 0 or not name:
+        return {}
+    key = (name, helper_python())
+    if key not in _identities:
+        _identities[key] = _check_identity(name)
+    return _identities[key]
+
+
+def _check_identity(name: str) -> dict:
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        log.warning("MLSERVE_SCRIPT_USER %r does not exist: script helpers run as root", name)
+        return {}
+    identity = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+    try:
+        probe = subprocess.run(
+            [helper_python(), "-I", str(RUNNER), "--probe"], env=_environment("/"), cwd="/",
+            capture_output=True, timeout=START_TIMEOUT, **identity,
+        )
+        failure = probe.stderr.decode(errors="replace").strip()[-300:] if probe.returncode else ""
+    except (OSError, subprocess.SubprocessError) as exc:
+        failure = str(exc)
+    if failure:
+        log.warning(
+            "script helpers run as root: user %r cannot start %s with %s (%s); make both readable "
+            "by it, or set MLSERVE_SCRIPT_PYTHON to an interpreter it can run (docs/security.md)",
+            name, RUNNER, helper_python(), failure,
+        )
+        return {}
+    return identity
+
+
 class ScriptHost:
     """One helper process running one script version."""
 
@@ -95,9 +146,12 @@ class ScriptHost:
 
     def _start(self) -> dict:
         self._kill()
+        identity = helper_identity()
         self.workdir = tempfile.mkdtemp(prefix="mlserve-script-")
+        if identity:
+            os.chown(self.workdir, identity["user"], identity["group"])
         self.process = subprocess.Popen(
-            [sys.executable, "-I", str(RUNNER), str(settings.MLSERVE_SCRIPT_MEMORY_MB)],
+            [helper_python(), "-I", str(RUNNER), str(settings.MLSERVE_SCRIPT_MEMORY_MB)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -105,6 +159,7 @@ class ScriptHost:
             env=_environment(self.workdir),
             close_fds=True,
             start_new_session=True,  # our process group's signals are not its business
+            **identity,
         )
         reply = self._exchange({"source": self.source, "cpu_seconds": settings.MLSERVE_SCRIPT_TIMEOUT_SECONDS}, START_TIMEOUT)
         if "error" in reply:
@@ -126,6 +181,9 @@ class ScriptHost:
                 except OSError:
                     pass
         self.process = None
+        if self.workdir:  # what the script wrote there goes with it
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
 
     def close(self) -> None:
         with self.lock:

@@ -1,6 +1,7 @@
 """Deployment scripts: they run in a helper process with limits, and fail safely."""
 
 import os
+import sys
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -129,6 +130,97 @@ def test_the_script_runs_in_another_process_without_our_secrets(api, iris, coder
     assert body["pid"] != os.getpid()
     assert not {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "MLSERVE_DATA_DIR", "DJANGO_SETTINGS_MODULE"} & set(body["env"])
     assert str(settings.MLSERVE_DATA_DIR) not in body["cwd"]
+
+
+IDENTITY_PROBE = """
+import os
+
+def postprocess(rows, outputs):
+    try:
+        with open(outputs["secret_path"]) as f:
+            secret = f.read()
+    except OSError as exc:
+        secret = type(exc).__name__
+    try:
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+        forked = "forked"
+    except OSError as exc:
+        forked = type(exc).__name__
+    open("scratch.txt", "w").write("left behind?")
+    return {"uid": os.getuid(), "secret": secret, "fork": forked, "cwd": os.getcwd()}
+"""
+
+
+def run_identity_probe(settings):
+    from models_registry import scripts
+
+    secret = settings.MLSERVE_DATA_DIR / "some-secret"
+    secret.write_text("s3cret")
+    secret.chmod(0o644)  # readable by anyone who can enter the data dir
+    host = scripts.ScriptHost(IDENTITY_PROBE)
+    try:
+        return host.call("postprocess", None, {"secret_path": str(secret)})
+    finally:
+        host.close()
+
+
+SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's: any user may run it (this machine's own Python is under /root)
+
+
+def _open_to_others(path) -> bool:
+    """Every folder above path may be entered, and path read, by any user."""
+    import stat
+    from pathlib import Path
+
+    path = Path(path).resolve()
+    folders_ok = all(p.stat().st_mode & stat.S_IXOTH for p in path.parents)
+    return folders_ok and bool(path.stat().st_mode & stat.S_IROTH)
+
+
+def _runner_open_to_others() -> bool:
+    from models_registry.scripts import RUNNER
+
+    return _open_to_others(RUNNER)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only a root process can hand its helpers to another user")
+@pytest.mark.skipif(not os.path.exists(SYSTEM_PYTHON), reason=f"needs {SYSTEM_PYTHON}, an interpreter nobody may run")
+@pytest.mark.skipif(not _runner_open_to_others(), reason="this checkout is not readable by other users")
+def test_as_root_the_helper_runs_as_nobody_and_cannot_reach_our_data(settings):
+    import pwd
+
+    from models_registry import scripts
+
+    settings.MLSERVE_SCRIPT_PYTHON = SYSTEM_PYTHON
+    settings.MLSERVE_DATA_DIR.chmod(0o700)  # as settings.py leaves it
+    scripts._identities.clear()
+    answer = run_identity_probe(settings)
+    assert answer["uid"] == pwd.getpwnam("nobody").pw_uid
+    assert answer["secret"] == "PermissionError"  # the data dir is closed to it
+    assert answer["fork"] == "BlockingIOError"  # RLIMIT_NPROC holds for a non-root user
+    assert not os.path.exists(answer["cwd"])  # its working directory went with it
+    scripts._identities.clear()
+
+
+def test_helpers_stay_our_own_user_when_told_to_or_when_the_other_cannot_start_them(settings, caplog, tmp_path):
+    from models_registry import scripts
+
+    hidden = tmp_path / "hidden"
+    hidden.mkdir(mode=0o700)
+    (hidden / "python").symlink_to(sys.executable)
+    cases = [("", sys.executable), ("no-such-user-here", sys.executable), ("nobody", str(hidden / "python"))]
+    for name, python in cases:
+        settings.MLSERVE_SCRIPT_USER, settings.MLSERVE_SCRIPT_PYTHON = name, python
+        scripts._identities.clear()
+        answer = run_identity_probe(settings)
+        assert answer["uid"] == os.geteuid() and answer["secret"] == "s3cret"
+    if os.geteuid() == 0:
+        assert "'no-such-user-here' does not exist: script helpers run as root" in caplog.text
+        assert f"user 'nobody' cannot start {scripts.RUNNER} with {hidden / 'python'}" in caplog.text
+    scripts._identities.clear()
 
 
 def test_a_task_records_the_script_version_that_served_it(api, iris, coder, submit):
