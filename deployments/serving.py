@@ -45,6 +45,8 @@ def predict_sync(deployment: Deployment, *, data=None, upload=None) -> predictio
         host = scripts.host_for(deployment.script)
         body, rows = scripts.preprocess(host, data) if data is not None else (None, None)
         result = prediction.predict(deployment.model_version, data=body, upload=upload, max_rows=deployment.max_rows)
+        if upload is not None and host.defines("postprocess"):
+            rows = scripts.uploaded_rows(result.parsed)
         result.body = scripts.postprocess(host, rows, result.body)
         return result, result.parsed.batch.n_rows
 

@@ -38,7 +38,7 @@ preprocess(request) gets the JSON body of a predict or task request, in any shap
 you choose, and returns the rows for the model: a list of records {"field": value}
 (or a body such as {"dataframe_split": ...}).
 
-postprocess(rows, outputs) gets those rows (None for file uploads) and mlserve's
+postprocess(rows, outputs) gets those rows (an uploaded file's rows as records) and mlserve's
 answer {"predictions": [...], "probabilities": [...], ...}, and returns the body
 sent back to the caller.
 """
@@ -287,6 +287,14 @@ def preprocess(host: ScriptHost, request):
         "The script's preprocess() must return a list of records, or a body with "
         f"{', '.join(BODY_KEYS)}; it returned {type(rows).__name__}."
     )
+
+
+def uploaded_rows(parsed) -> list[dict] | None:
+    """An uploaded file's rows as records, every column as sent, for postprocess (a CSV's
+    id columns, a ZIP's member names); None for a single image. JSON-safe: NaN is None."""
+    if parsed.raw is None:
+        return None
+    return json.loads(parsed.raw.to_json(orient="records", date_format="iso"))
 
 
 def postprocess(host: ScriptHost, rows, answer: dict):

@@ -55,6 +55,20 @@ def test_a_script_decodes_a_custom_payload_and_names_the_classes(api, iris, code
     assert answer.json() == {"species": ["setosa", "virginica"], "n": 2}
 
 
+def test_postprocess_gets_an_uploaded_csvs_rows_with_every_column(api, iris, coder):
+    import io
+
+    save(api, (
+        "def postprocess(rows, outputs):\n"
+        "    return {r['id']: p for r, p in zip(rows, outputs['predictions'])}\n"
+    ))
+    data = io.BytesIO(b"id,sepal_length,sepal_width,petal_length,petal_width\nf-1,5.1,3.5,1.4,0.2\nf-2,6.7,3.0,5.2,2.3\n")
+    data.name = "flowers.csv"
+    response = api.post("/api/v1/deployments/iris/predict", {"file": data}, format="multipart")
+    assert response.status_code == 200, response.json()
+    assert response.json() == {"f-1": 0, "f-2": 2}
+
+
 def test_scripts_are_versioned_and_removable(api, iris, coder):
     save(api, SPECIES)
     save(api, SPECIES.replace('"setosa"', '"SETOSA"'))
