@@ -6,4 +6,5 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self):
+        from accounts import signals  # noqa: F401  (connects the receivers)
         from mlserve import openapi  # noqa: F401  (registers the OpenAPI extensions)

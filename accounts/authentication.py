@@ -1,16 +1,17 @@
 """`Authorization: Token <key>` for programs (also accepted as `Bearer <key>`).
 
 Lookups are cached per process for MLSERVE_AUTH_CACHE_SECONDS: a revoked token
-stops working at once in the process that revoked it, and within that many
-seconds everywhere else."""
+stops working at once in every process of this machine (mlserve/ttl_cache.py), and
+within that many seconds on other machines."""
 
 from django.conf import settings
+from django.db import transaction
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
 from accounts.models import ApiToken, hash_key
 from accounts.services import token_touch
-from mlserve.ttl_cache import TtlCache
+from mlserve.ttl_cache import TtlCache, announce_change
 
 KEYWORDS = (b"token", b"bearer")
 # Keys with this prefix belong to one deployment; deployments.authentication checks them.
@@ -51,6 +52,7 @@ def token_for_key(key: str) -> ApiToken | None:
 
 def forget_token(token: ApiToken) -> None:
     _tokens.pop(token.key_hash)
+    transaction.on_commit(announce_change)  # the other processes of this machine too
 
 
 def authenticate_token(key: str):

@@ -1,6 +1,7 @@
 """Deployment-scoped keys: `Authorization: Token mlsd_...` works on one deployment's serving endpoints."""
 
 from django.conf import settings
+from django.db import transaction
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 
@@ -8,7 +9,7 @@ from accounts.authentication import DEPLOYMENT_KEY_PREFIX, authenticate_token, k
 from accounts.models import hash_key
 from accounts.services import token_touch
 from deployments.models import DeploymentKey
-from mlserve.ttl_cache import TtlCache
+from mlserve.ttl_cache import TtlCache, announce_change
 
 _keys = TtlCache()
 
@@ -26,6 +27,7 @@ def deployment_key_for(key: str) -> DeploymentKey | None:
 
 def forget_key(key: DeploymentKey) -> None:
     _keys.pop(key.key_hash)
+    transaction.on_commit(announce_change)  # the other processes of this machine too
 
 
 def authenticate_deployment_key(key: str):

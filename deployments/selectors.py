@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -9,7 +10,7 @@ from django.shortcuts import get_object_or_404
 from accounts.models import User
 from deployments.models import Deployment, DeploymentKey, PredictionTask
 from mlserve.errors import NotAllowed
-from mlserve.ttl_cache import TtlCache
+from mlserve.ttl_cache import TtlCache, announce_change
 
 
 def deployment_list_for_user(user: User, search: str = "") -> QuerySet[Deployment]:
@@ -29,8 +30,9 @@ _serving = TtlCache()
 def deployment_for_serving(user: User, name: str) -> Deployment:
     """deployment_get_for_user for the serving path, cached per process for MLSERVE_DEPLOYMENT_CACHE_SECONDS.
 
-    Each request reads the deployment once, so a version switch or a pause made
-    in another process reaches this one within that time, never mid-request."""
+    Each request reads the deployment once, so a version switch or a pause made in
+    another process reaches this one before its next request (on other machines:
+    within that time), never mid-request."""
     key = (user.pk, name)
     deployment = _serving.get(key)
     if deployment is None:
@@ -40,8 +42,9 @@ def deployment_for_serving(user: User, name: str) -> Deployment:
 
 
 def forget_deployment(deployment: Deployment) -> None:
-    """Changes take effect at once in the process that made them."""
+    """Changes take effect at once in every process of this machine, once committed."""
     _serving.pop((deployment.owner_id, deployment.name))
+    transaction.on_commit(announce_change)
 
 
 def check_key_scope(auth, deployment: Deployment) -> None:

@@ -1,0 +1,85 @@
+"""Token, key and deployment lookups are cached per process; a change announced by any
+process of this machine empties every process's caches at once (mlserve/ttl_cache.py)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.models import ApiToken
+from accounts.services import token_create
+from mlserve import ttl_cache
+from tests.subprocess_env import child_env
+
+ROOT = Path(__file__).resolve().parents[2]
+
+REVOKE_ELSEWHERE = """
+import django, sys
+django.setup()
+from accounts.models import ApiToken
+from accounts.services import token_revoke
+token_revoke(token=ApiToken.objects.get(pk=int(sys.argv[1])))
+"""
+
+
+def client_for(key: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_token_revoked_by_another_process_stops_here_at_once(owner, settings):
+    settings.MLSERVE_AUTH_CACHE_SECONDS = 300
+    quiet, quiet_key = token_create(user=owner, name="deleted-behind-our-back")
+    loud, loud_key = token_create(user=owner, name="revoked-elsewhere")
+    assert client_for(quiet_key).get("/api/v1/models").status_code == 200
+    assert client_for(loud_key).get("/api/v1/models").status_code == 200
+    # A row deleted without the service: nobody announced it, so the cached lookup still answers.
+    ApiToken.objects.filter(pk=quiet.pk).delete()
+    assert client_for(quiet_key).get("/api/v1/models").status_code == 200
+    # The service in another process revokes and announces: both lookups are dropped here.
+    subprocess.run([sys.executable, "-c", REVOKE_ELSEWHERE, str(loud.pk)], cwd=ROOT, env=child_env(), check=True, timeout=120)
+    assert client_for(loud_key).get("/api/v1/models").status_code == 401
+    assert client_for(quiet_key).get("/api/v1/models").status_code == 401
+
+
+def test_switching_a_user_off_drops_the_cached_lookups(owner, settings, django_capture_on_commit_callbacks):
+    settings.MLSERVE_AUTH_CACHE_SECONDS = 300
+    _, key = token_create(user=owner, name="laptop")
+    assert client_for(key).get("/api/v1/models").status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        owner.is_active = False
+        owner.save()
+    assert client_for(key).get("/api/v1/models").status_code == 401
+
+
+def test_a_login_does_not_announce(owner, settings, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        owner.save(update_fields=["last_login"])
+    assert callbacks == []
+
+
+def test_another_process_appending_to_the_changes_file_empties_this_ones_caches(settings):
+    cache = ttl_cache.TtlCache()
+    cache.get("warm-up")  # this process has looked at the file
+    cache.set("k", 1, 300)
+    assert cache.get("k") == 1
+    with open(Path(settings.MLSERVE_DATA_DIR) / ttl_cache.CHANGES_FILE, "ab") as f:
+        f.write(b".")  # what announce_change() does in another process
+    assert cache.get("k") is None
+
+
+def test_the_changes_file_starts_over_when_large_and_each_change_still_shows(settings, monkeypatch):
+    monkeypatch.setattr(ttl_cache, "CHANGES_FILE_MAX_BYTES", 4)
+    path = Path(settings.MLSERVE_DATA_DIR) / ttl_cache.CHANGES_FILE
+    stamps = []
+    for _ in range(12):
+        ttl_cache.announce_change()
+        st = path.stat()
+        stamps.append((st.st_ino, st.st_size))
+    assert all(a != b for a, b in zip(stamps, stamps[1:]))  # what each process compares
+    assert max(size for _, size in stamps) <= 4
+    assert len({ino for ino, _ in stamps}) > 1  # it did start over
