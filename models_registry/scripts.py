@@ -124,6 +124,17 @@ def _check_identity(name: str) -> dict:
     return identity
 
 
+def helper_account() -> str:
+    """Whom helpers run as, in words, for the script pages."""
+    identity = helper_identity()
+    uid = identity.get("user", os.geteuid())
+    try:
+        name = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        name = f"uid {uid}"
+    return name
+
+
 class ScriptHost:
     """One helper process running one script version."""
 

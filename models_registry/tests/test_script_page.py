@@ -39,6 +39,20 @@ def test_the_tab_shows_the_template_and_a_sample_request_from_the_schema(owner_c
     assert 'value="try"' in html and 'value="save"' not in html  # nothing is saved on a model
 
 
+def test_the_tab_says_which_user_scripts_run_as(owner_client, model, settings):
+    import os
+    import pwd
+
+    from models_registry import scripts
+
+    settings.MLSERVE_SCRIPT_USER = ""  # mlserve's own user, whoever runs the tests
+    html = owner_client.get(URL).content.decode()
+    own = pwd.getpwuid(os.geteuid()).pw_name
+    assert f'id="script-sandbox">Runs in its own process as user <code>{own}</code>' in html
+    assert ("can read everything mlserve can" in html) == (own == "root")
+    scripts._identities.clear()
+
+
 def test_a_trial_shows_each_step_and_keeps_nothing(owner_client, model, coder):
     request = json.dumps({"flowers": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]})
     page = owner_client.post(URL, {"source": SPECIES, "request": request})
