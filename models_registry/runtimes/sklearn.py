@@ -254,6 +254,52 @@ def forest_average(forest, X: np.ndarray, classify: bool) -> np.ndarray:
     return total
 
 
+class LinearProba:
+    """A LogisticRegression's predict_proba as scikit-learn computes it, without its input
+    checks, which take most of a single row's time: the scores, then a softmax
+    (multinomial) or the logistic function normalised per row (two classes, one-vs-rest).
+    Built only when one of the two gives scikit-learn's own answer on probe rows; rows with
+    NaN or infinity go to scikit-learn, to get its error."""
+
+    PROBE_ROWS = 64
+
+    def __init__(self, model, softmax: bool):
+        self.coef_t = np.ascontiguousarray(np.asarray(model.coef_, dtype=np.float64).T)
+        self.intercept = np.asarray(model.intercept_, dtype=np.float64)
+        self.softmax = softmax
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        scores = X @ self.coef_t
+        scores += self.intercept
+        if self.softmax:
+            scores -= scores.max(axis=1, keepdims=True)
+            np.exp(scores, out=scores)
+        else:
+            from scipy.special import expit
+
+            expit(scores, out=scores)
+            if scores.shape[1] == 1:
+                return np.hstack([1 - scores, scores])
+        scores /= scores.sum(axis=1, keepdims=True)
+        return scores
+
+    @classmethod
+    def verified(cls, model) -> "LinearProba | None":
+        if type(model).__name__ != "LogisticRegression" or not hasattr(model, "coef_"):
+            return None
+        rows = np.random.default_rng(0).normal(0.0, 3.0, (cls.PROBE_ROWS, np.asarray(model.coef_).shape[1]))
+        try:
+            expected = model.predict_proba(rows)
+        except Exception:  # noqa: BLE001  (the shortcut is only an optimisation)
+            return None
+        for softmax in (True, False):
+            shortcut = cls(model, softmax)
+            got = shortcut(rows)
+            if got.shape == expected.shape and np.allclose(got, expected, rtol=1e-12, atol=1e-15):
+                return shortcut
+        return None
+
+
 def _selects_columns_by_name(estimator) -> bool:
     steps = [s for _, s in getattr(estimator, "steps", [])] or [estimator]
     return any(hasattr(step, "transformers_") for step in steps)
@@ -279,6 +325,7 @@ class SklearnPredictor:
             if type(estimator).__name__ in FORESTS and getattr(estimator, "n_outputs_", 1) == 1 and not self.use_frame
             else None
         )
+        self.linear = LinearProba.verified(estimator) if self.labels_from_proba and not self.use_frame else None
 
     def _features(self, batch: Batch):
         return batch.frame(self.names) if self.use_frame else batch.matrix(self.names)
@@ -292,7 +339,8 @@ class SklearnPredictor:
             return Prediction(predictions=forest_average(self.forest, X, classify=False).tolist())
         if self.model_type == "classification":
             if self.labels_from_proba:
-                proba = self.estimator.predict_proba(X)
+                finite = self.linear is not None and np.isfinite(X).all()
+                proba = self.linear(X) if finite else self.estimator.predict_proba(X)
                 labels = self.class_array[proba.argmax(axis=1)].tolist()
                 return Prediction(predictions=labels, probabilities=proba, classes=self.classes)
             labels = [python_scalar(v) for v in self.estimator.predict(X)]

@@ -39,3 +39,60 @@ def test_the_predictor_answers_as_scikit_learn_on_a_frame_fitted_forest(tmp_path
     answer = predictor.predict(batch)
     assert answer.predictions == forest.predict(X).tolist()
     assert np.array_equal(answer.probabilities, forest.predict_proba(X))
+
+
+def _logistic_cases():
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    iris_X, iris_y = load_iris(return_X_y=True)
+    cancer_X, cancer_y = load_breast_cancer(return_X_y=True)
+    return {
+        "multinomial": (LogisticRegression(max_iter=500).fit(iris_X, iris_y), iris_X),
+        "string labels": (LogisticRegression(max_iter=500).fit(iris_X, np.array(["a", "b", "c"])[iris_y]), iris_X),
+        "binary": (LogisticRegression(max_iter=5000).fit(cancer_X, cancer_y), cancer_X),
+        "binary liblinear": (LogisticRegression(solver="liblinear").fit(cancer_X, cancer_y), cancer_X),
+    }
+
+
+@pytest.mark.parametrize("case", ["multinomial", "string labels", "binary", "binary liblinear"])
+def test_linear_proba_is_bit_identical_to_a_logistic_regressions_predict_proba(case, tmp_path):
+    import skops.io as sio
+
+    from models_registry.runtimes.sklearn import LinearProba
+
+    model, X = _logistic_cases()[case]
+    shortcut = LinearProba.verified(model)
+    assert shortcut is not None
+    assert np.array_equal(shortcut(X), model.predict_proba(X))
+    assert all(np.array_equal(shortcut(X[i : i + 1]), model.predict_proba(X[i : i + 1])) for i in range(0, len(X), 7))
+    # and through the predictor, as a deployment calls it
+    path = tmp_path / "model.skops"
+    sio.dump(model, path)
+    info, predictor = inspect(path, "skops")
+    assert predictor.linear is not None
+    names = [f.name for f in info.inputs]
+    answer = predictor.predict(Batch(columns={n: X[:, i] for i, n in enumerate(names)}, n_rows=len(X)))
+    assert answer.predictions == model.predict(X).tolist()
+    assert np.array_equal(answer.probabilities, model.predict_proba(X))
+
+
+def test_rows_with_nan_still_get_scikit_learns_error(tmp_path):
+    import skops.io as sio
+
+    model, X = _logistic_cases()["multinomial"]
+    path = tmp_path / "model.skops"
+    sio.dump(model, path)
+    info, predictor = inspect(path, "skops")
+    columns = {f.name: X[:3, i].copy() for i, f in enumerate(info.inputs)}
+    columns[info.inputs[0].name][1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        predictor.predict(Batch(columns=columns, n_rows=3))
+
+
+def test_no_shortcut_unless_it_matches_scikit_learn():
+    from models_registry.runtimes.sklearn import LinearProba
+
+    model, _ = _logistic_cases()["multinomial"]
+    model.predict_proba = lambda rows: np.full((len(rows), 3), 1 / 3)  # a scikit-learn that computes otherwise
+    assert LinearProba.verified(model) is None
