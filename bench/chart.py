@@ -16,17 +16,19 @@ for r in results["single_row"]:  # MLflow: its better configuration per point
     if same and same[0]["rps"] >= r["rps"]:
         continue
     rows = [x for x in rows if x not in same] + [r]
-rows = [r for r in rows if r["server"] in ("mlserve", "mlflow", "ceiling")]
-models = sorted({r["model"] for r in rows if r["server"] != "ceiling"})
+CEILINGS = ("ceiling", "ceiling-shortcut")
+LABELS = {"ceiling": "bare WSGI, predict_proba", "ceiling-shortcut": "bare WSGI, mlserve's model math"}
+rows = [r for r in rows if r["server"] in ("mlserve", "mlflow", *CEILINGS)]
+models = sorted({r["model"] for r in rows if r["server"] not in CEILINGS})
 fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.6), sharey=False)
 for ax, model in zip(axes, models):
-    servers = ["mlserve", "mlflow"] + (["ceiling"] if model == "iris_logreg" else [])
+    servers = ["mlserve", "mlflow"] + ([c for c in CEILINGS if any(r["server"] == c for r in rows)] if model == "iris_logreg" else [])
     width = 0.8 / len(servers)
     for k, server in enumerate(servers):
-        points = [r for r in rows if r["server"] == server and (r["model"] == model or server == "ceiling")]
+        points = [r for r in rows if r["server"] == server and (r["model"] == model or server in CEILINGS)]
         points.sort(key=lambda r: r["concurrency"])
         xs = [i + k * width for i in range(len(points))]
-        ax.bar(xs, [p["rps"] for p in points], width=width, label=server)
+        ax.bar(xs, [p["rps"] for p in points], width=width, label=LABELS.get(server, server))
     ax.set_xticks([i + width * (len(servers) - 1) / 2 for i in range(2)], ["c=1", "c=16"])
     ax.set_title(model)
     ax.set_ylabel("requests/s")
