@@ -6,6 +6,7 @@ calls announce_change(): it appends a byte to a file in the data dir, and every
 process on this machine sees the file change on its next lookup (one stat()) and
 empties its caches. Processes on other machines still wait for the TTL."""
 
+import logging
 import os
 import threading
 import time
@@ -13,6 +14,7 @@ import weakref
 
 from django.conf import settings
 
+log = logging.getLogger(__name__)
 CHANGES_FILE = "cache-changes"
 CHANGES_FILE_MAX_BYTES = 65536
 
@@ -44,17 +46,20 @@ def _drop_if_changed_elsewhere() -> None:
 
 def announce_change() -> None:
     """Every process on this machine drops its cached lookups before its next request."""
-    path = _changes_path()
-    with open(path, "ab") as f:
-        f.write(b".")
-        size = f.tell()
-    if size > CHANGES_FILE_MAX_BYTES:  # start a new file: a new inode is a change too
-        fresh = f"{path}.{os.getpid()}"
-        with open(fresh, "wb") as f:
-            f.write(b".")
-        os.replace(fresh, path)
     for cache in list(_caches):
         cache.clear()
+    path = _changes_path()
+    try:
+        with open(path, "ab") as f:
+            f.write(b".")
+            size = f.tell()
+        if size > CHANGES_FILE_MAX_BYTES:  # start a new file: a new inode is a change too
+            fresh = f"{path}.{os.getpid()}"
+            with open(fresh, "wb") as f:
+                f.write(b".")
+            os.replace(fresh, path)
+    except OSError as exc:  # the change itself is saved; other processes fall back to the TTL
+        log.warning("could not announce a change in %s (%s): other processes see it within their cache TTL", path, exc)
 
 
 class TtlCache:

@@ -83,3 +83,17 @@ def test_the_changes_file_starts_over_when_large_and_each_change_still_shows(set
     assert all(a != b for a, b in zip(stamps, stamps[1:]))  # what each process compares
     assert max(size for _, size in stamps) <= 4
     assert len({ino for ino, _ in stamps}) > 1  # it did start over
+
+
+def test_a_change_that_cannot_be_announced_is_still_saved_and_seen_here(owner, settings, caplog, tmp_path):
+    settings.MLSERVE_AUTH_CACHE_SECONDS = 300
+    token, key = token_create(user=owner, name="laptop")
+    assert client_for(key).get("/api/v1/models").status_code == 200
+    settings.MLSERVE_DATA_DIR = tmp_path / "gone"  # the file cannot be written there
+    from accounts.services import token_revoke
+
+    token_revoke(token=token)
+    ttl_cache.announce_change()  # what the commit hook runs
+    assert "could not announce a change" in caplog.text
+    assert not ApiToken.objects.filter(pk=token.pk).exists()
+    assert client_for(key).get("/api/v1/models").status_code == 401
