@@ -79,18 +79,15 @@ def _split(parsed: ParsedInput, chunk_rows: int) -> Iterator[ParsedInput]:
         )
 
 
-def check_input(task: PredictionTask) -> None:
-    """Parse the first rows at submit time, so a wrong file is refused at once."""
+def check_input(task: PredictionTask) -> int | None:
+    """At submit time: parse the input (a file's first rows) so a wrong one is refused at
+    once, and count its rows. A JSON body is parsed whole, once, through the script."""
     version = task.model_version
-    for _ in _chunks(task, version, CHECK_ROWS):
-        break
-
-
-def count_task_rows(task: PredictionTask) -> int | None:
     if task.input_name == JSON_INPUT:
-        version = task.model_version
         body = _json_request(task)[0]
         return parse_json_body(body, version.input_fields, prediction.image_config(version)).batch.n_rows
+    for _ in _chunks(task, version, CHECK_ROWS):
+        break
     return files.count_rows(task_files.input_path(task), task.input_name)
 
 

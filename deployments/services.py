@@ -258,8 +258,7 @@ def task_submit(*, deployment: Deployment, data=None, upload=None) -> Prediction
     )
     try:
         task.input_size = _store_input(task, data=data, upload=upload, limit=limit)
-        batch.check_input(task)  # the first rows are validated now: a bad file is a 400, not a failed task
-        task.rows_total = batch.count_task_rows(task)
+        task.rows_total = batch.check_input(task)  # validated now: a bad file is a 400, not a failed task
         with transaction.atomic():
             task.save()
             transaction.on_commit(lambda: enqueue(task.id))

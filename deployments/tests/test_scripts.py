@@ -259,6 +259,22 @@ def test_a_json_task_answers_with_the_scripts_postprocess_like_a_sync_call(api, 
     assert "postprocess() shaped the JSON result" in page
 
 
+def test_a_json_task_runs_preprocess_once_at_submit_and_once_in_the_worker(api, iris, coder, submit):
+    counting = (
+        "calls = 0\n"
+        "def preprocess(request):\n"
+        "    global calls\n"
+        "    calls += 1\n"
+        "    return request['inputs']\n"
+        "def postprocess(rows, outputs):\n"
+        "    return {'preprocess_calls': calls}\n"
+    )
+    save(api, counting)
+    task_id = submit("iris", json={"inputs": [IRIS_ROW]}).json()["task_id"]
+    body = b"".join(api.get(f"/api/v1/tasks/{task_id}/result").streaming_content)
+    assert body == b'{"preprocess_calls":2}'  # checked and counted in one pass, then run
+
+
 def test_a_json_task_without_postprocess_keeps_the_models_answer(api, iris, coder, submit):
     save(api, SPECIES.split("def postprocess")[0])
     task_id = submit("iris", json={"flowers": [[5.1, 3.5, 1.4, 0.2]]}).json()["task_id"]

@@ -264,6 +264,9 @@ class LinearProba:
     PROBE_ROWS = 64
 
     def __init__(self, model, softmax: bool):
+        from scipy.special import expit  # scikit-learn's own logistic function
+
+        self.expit = expit
         self.coef_t = np.ascontiguousarray(np.asarray(model.coef_, dtype=np.float64).T)
         self.intercept = np.asarray(model.intercept_, dtype=np.float64)
         self.softmax = softmax
@@ -275,9 +278,7 @@ class LinearProba:
             scores -= scores.max(axis=1, keepdims=True)
             np.exp(scores, out=scores)
         else:
-            from scipy.special import expit
-
-            expit(scores, out=scores)
+            self.expit(scores, out=scores)
             if scores.shape[1] == 1:
                 return np.hstack([1 - scores, scores])
         scores /= scores.sum(axis=1, keepdims=True)
