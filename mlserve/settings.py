@@ -242,6 +242,7 @@ MLSERVE_ONNX_THREADS = envint("MLSERVE_ONNX_THREADS", 1)
 MLSERVE_XGBOOST_THREADS = envint("MLSERVE_XGBOOST_THREADS", 1)
 # The JVM that evaluates PMML (PMML4S through pypmml) runs beside each process that needs it.
 MLSERVE_JAVA_PATH = envstr("MLSERVE_JAVA_PATH") or None
+MLSERVE_PMML_JAVA_OPTS = envstr("MLSERVE_PMML_JAVA_OPTS", "-Xmx1g -XX:+UseSerialGC -Xshare:auto")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -4,3 +4,16 @@ from django.apps import AppConfig
 class ModelsRegistryConfig(AppConfig):
     name = "models_registry"
     verbose_name = "Model registry"
+
+    def ready(self):
+        from django.conf import settings
+
+        from models_registry.runtimes import ENGINE_OPTIONS
+
+        # The runtimes know no Django (they run in sandboxed runners): they get their settings here.
+        ENGINE_OPTIONS.update(
+            onnx_threads=settings.MLSERVE_ONNX_THREADS,
+            xgboost_threads=settings.MLSERVE_XGBOOST_THREADS,
+            java_path=settings.MLSERVE_JAVA_PATH,
+            java_opts=settings.MLSERVE_PMML_JAVA_OPTS,
+        )

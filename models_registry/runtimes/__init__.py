@@ -58,6 +58,16 @@ class Prediction:
     classes: list | None = None
 
 
+# Engine settings. Runtimes run inside sandboxed runner processes that have no Django and no
+# settings: the process that starts them fills this in (models_registry.runners).
+ENGINE_OPTIONS = {
+    "onnx_threads": 1,
+    "xgboost_threads": 1,
+    "java_path": None,
+    "java_opts": "-Xmx1g -XX:+UseSerialGC -Xshare:auto",
+}
+
+
 class Predictor(Protocol):
     def predict(self, batch: Batch) -> Prediction: ...
 

@@ -3,10 +3,9 @@
 from pathlib import Path
 
 import numpy as np
-from django.conf import settings
 
 from mlserve.errors import InvalidModel
-from models_registry.runtimes import Batch, Prediction
+from models_registry.runtimes import ENGINE_OPTIONS, Batch, Prediction
 from models_registry.schema import Field, ModelInfo, class_output_fields, python_scalar
 
 # ONNX element types -> (our scalar type, numpy dtype)
@@ -38,7 +37,7 @@ def _session(path: Path):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.intra_op_num_threads = settings.MLSERVE_ONNX_THREADS
+    options.intra_op_num_threads = ENGINE_OPTIONS["onnx_threads"]
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
     try:

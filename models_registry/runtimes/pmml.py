@@ -4,16 +4,14 @@ The schema is read from the XML itself with defusedxml (no entities, no DTD
 fetches, no network), which also vets the document before the JVM sees it.
 """
 
-import os
 import threading
 from pathlib import Path
 
 import numpy as np
 import orjson
-from django.conf import settings
 
 from mlserve.errors import InvalidModel, Unavailable
-from models_registry.runtimes import Batch, Prediction
+from models_registry.runtimes import ENGINE_OPTIONS, Batch, Prediction
 from models_registry.schema import Field, ModelInfo, class_output_fields, python_scalar
 
 MODEL_ELEMENTS = {
@@ -175,9 +173,9 @@ def _pmml_context():
     except ImportError as exc:  # pragma: no cover - pypmml is a pinned dependency
         raise Unavailable("PMML support is not installed (pypmml).") from exc
     with _jvm_lock:
-        java_opts = os.environ.get("MLSERVE_PMML_JAVA_OPTS", "-Xmx1g -XX:+UseSerialGC -Xshare:auto").split()
+        java_opts = ENGINE_OPTIONS["java_opts"].split()
         try:
-            return PMMLContext.getOrCreate(java_opts=java_opts, java_path=settings.MLSERVE_JAVA_PATH)
+            return PMMLContext.getOrCreate(java_opts=java_opts, java_path=ENGINE_OPTIONS["java_path"])
         except Exception as exc:
             raise Unavailable(
                 "PMML models need a Java runtime (JDK/JRE 11 or newer) on this server, and starting it failed: "

@@ -4,10 +4,9 @@ import json
 from pathlib import Path
 
 import numpy as np
-from django.conf import settings
 
 from mlserve.errors import InvalidModel
-from models_registry.runtimes import Batch, Prediction
+from models_registry.runtimes import ENGINE_OPTIONS, Batch, Prediction
 from models_registry.schema import Field, ModelInfo, class_output_fields
 
 FEATURE_TYPES = {
@@ -106,7 +105,7 @@ class XGBoostPredictor:
         self.booster.feature_names = None
         self.booster.feature_types = None
         # One thread per call: the web workers already use every core (MLSERVE_XGBOOST_THREADS).
-        self.booster.set_param({"nthread": settings.MLSERVE_XGBOOST_THREADS})
+        self.booster.set_param({"nthread": ENGINE_OPTIONS["xgboost_threads"]})
 
     def predict(self, batch: Batch) -> Prediction:
         X = batch.matrix(self.names, np.float32)
