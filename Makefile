@@ -21,6 +21,7 @@ help:
 	@echo "make lint     ruff"
 
 $(STAMP): requirements.txt requirements-dev.txt
+	@command -v bwrap >/dev/null 2>&1 || { echo "mlserve runs every model in a bubblewrap sandbox: install it first (Debian/Ubuntu: apt-get install bubblewrap), or set MLSERVE_SANDBOX=off only if every uploader is trusted." >&2; [ "$$MLSERVE_SANDBOX" = off ] || exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --disable-pip-version-check -q --upgrade pip
 	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements-dev.txt

@@ -13,10 +13,17 @@ from rest_framework.test import APIClient
 from accounts import services as account_services
 from accounts.models import User
 
+RUN_DIR = None
+
 
 @pytest.fixture(autouse=True)
-def isolated_data_dir(settings, tmp_path):
-    """Each test stores artifacts and results in its own folder."""
+def isolated_data_dir(settings, tmp_path, worker_id):
+    """Each test stores artifacts and results in its own folder. Runners share one supervisor
+    per test process (its run dir stays put); each test's runners have keys of their own."""
+    global RUN_DIR
+    if RUN_DIR is None:
+        RUN_DIR = str(settings.MLSERVE_DATA_DIR / f"run-{worker_id}")
+    settings.MLSERVE_RUN_DIR = RUN_DIR
     settings.MLSERVE_DATA_DIR = tmp_path
     settings.MEDIA_ROOT = tmp_path / "media"
     # Users are made in almost every test: a deliberately slow password hash would dominate.
@@ -47,18 +54,18 @@ def isolated_queue_and_cache(settings, worker_id, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def fresh_model_cache():
+def fresh_caches(isolated_data_dir):
     from accounts import authentication as token_auth
     from deployments import authentication as key_auth
     from deployments import metrics
     from deployments import selectors as deployment_selectors
-    from models_registry import model_cache
+    from models_registry.runners import client
 
-    model_cache._cache.clear()
     metrics._pending.clear()  # counts of an earlier test's deployments
     for cache in (token_auth._tokens, key_auth._keys, deployment_selectors._serving):
         cache.clear()
     yield
+    client.stop(prefix=client.namespace())  # this test's runners (their keys start with its data dir's)
 
 
 @pytest.fixture

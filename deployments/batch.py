@@ -18,11 +18,14 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
-from deployments import metrics, task_files
-from deployments.models import Deployment, PredictionTask
+from deployments import metrics, runners, task_files
+from deployments.models import Deployment, DeploymentScript, PredictionTask
 from mlserve.errors import ApplicationError
-from models_registry import files, model_cache, prediction
+from models_registry import files, prediction, scripts
 from models_registry.inputs import ParsedInput, parse_json_body
+from models_registry.runners import client
+from models_registry.runners.client import RunnerSpec
+from models_registry.runtimes import Batch
 
 log = logging.getLogger(__name__)
 CHECK_ROWS = 100
@@ -33,42 +36,39 @@ def _chunks(task: PredictionTask, version, chunk_rows: int, json_body=None) -> I
     fields = version.input_fields
     config = prediction.image_config(version)
     if task.input_name == JSON_INPUT:
-        body = json_body if json_body is not None else _json_request(task)[0]
+        body = json_body if json_body is not None else _json_request(task, task_spec(task))[0]
         parsed = parse_json_body(body, fields, config)
         yield from _split(parsed, chunk_rows)
         return
-    yield from files.iter_path(task_files.input_path(task), task.input_name, fields, config, chunk_rows)
+    yield from files.iter_file(task_files.input_path(task), task.input_name, fields, config, chunk_rows)
 
 
-def _script_host(task: PredictionTask):
-    """The helper running the deployment script version the task was submitted under (None without one)."""
-    if not task.script_version:
-        return None
-    from deployments.models import DeploymentScript
-    from models_registry import scripts
+def task_spec(task: PredictionTask) -> RunnerSpec:
+    """The runner for a task: the deployment's, with the version and script version the task
+    was submitted under (a version switch or a script change does not change running tasks)."""
+    deployment = task.deployment
+    version = task.model_version or deployment.model_version
+    script = None
+    if task.script_version:
+        script = DeploymentScript.objects.filter(deployment_id=task.deployment_id, version=task.script_version).first()
+        if script is None:
+            raise ApplicationError(f"Script version {task.script_version} of this deployment no longer exists.", code="script_failed")
+    spec = runners.spec_for(deployment, version=version, script=script)
+    spec.timeout = max(spec.timeout, settings.MLSERVE_TASK_CHUNK_TIMEOUT_SECONDS)
+    return client.bind(spec)
 
-    script = DeploymentScript.objects.filter(deployment_id=task.deployment_id, version=task.script_version).first()
-    if script is None:
-        raise ApplicationError(f"Script version {task.script_version} of this deployment no longer exists.", code="script_failed")
-    return scripts.host_for(script)
 
-
-def _json_request(task: PredictionTask):
+def _json_request(task: PredictionTask, spec: RunnerSpec):
     """A JSON task's body for the input layer, through the script's preprocess; and the rows
     preprocess returned (None without a script), which postprocess receives as on a sync call."""
-    from models_registry import scripts
-
     request = json.loads(task_files.input_path(task).read_bytes())
-    host = _script_host(task)
-    if host is None:
+    if spec.script is None:
         return request, None
-    return scripts.preprocess(host, request)
+    return scripts.preprocess(spec, request)
 
 
 def _split(parsed: ParsedInput, chunk_rows: int) -> Iterator[ParsedInput]:
     """A JSON body arrives whole; it is still predicted and recorded chunk by chunk."""
-    from models_registry.runtimes import Batch
-
     n = parsed.batch.n_rows
     for start in range(0, n, chunk_rows):
         stop = min(n, start + chunk_rows)
@@ -84,7 +84,7 @@ def check_input(task: PredictionTask) -> int | None:
     once, and count its rows. A JSON body is parsed whole, once, through the script."""
     version = task.model_version
     if task.input_name == JSON_INPUT:
-        body = _json_request(task)[0]
+        body = _json_request(task, task_spec(task))[0]
         return parse_json_body(body, version.input_fields, prediction.image_config(version)).batch.n_rows
     for _ in _chunks(task, version, CHECK_ROWS):
         break
@@ -276,14 +276,14 @@ class Heartbeat:
         self.thread.join(timeout=5)
 
 
-def _predict_chunks(task: PredictionTask, version, writer: ResultWriter) -> int | None:
+def _predict_chunks(task: PredictionTask, version, spec: RunnerSpec, writer: ResultWriter) -> int | None:
     """Rows done, or None when the task stopped being ours (cancelled) on the way."""
     json_body = request_rows = None
     if task.input_name == JSON_INPUT:
-        json_body, request_rows = _json_request(task)
+        json_body, request_rows = _json_request(task, spec)
     done = 0
     for parsed in _chunks(task, version, settings.MLSERVE_BATCH_CHUNK_ROWS, json_body):
-        writer.write(parsed, prediction.run(version, parsed))
+        writer.write(parsed, prediction.run(spec, parsed))
         done += parsed.batch.n_rows
         # One write per chunk: progress, and a heartbeat. It matches no row once the
         # task was cancelled or handed to another worker: stop then.
@@ -294,21 +294,18 @@ def _predict_chunks(task: PredictionTask, version, writer: ResultWriter) -> int 
             return None
     writer.close()
     if task.input_name == JSON_INPUT:
-        _write_script_response(task, version, request_rows, done)
+        _write_script_response(task, version, spec, request_rows, done)
     return done
 
 
-def _write_script_response(task: PredictionTask, version, request_rows, done: int) -> None:
+def _write_script_response(task: PredictionTask, version, spec: RunnerSpec, request_rows, done: int) -> None:
     """The script's postprocess(rows, outputs) over the whole result, as on a sync call:
     a JSON body arrives whole, so its answer fits in memory too. File tasks are not scripted."""
-    from models_registry import scripts
-
-    host = _script_host(task)
-    if host is None or not host.defines("postprocess"):
+    if spec.script is None or not client.defines(spec, "postprocess"):
         return
     task.rows_done = done
     outputs = orjson.loads(b"".join(json_result_stream(task, version.model.name, version.number)))
-    response = scripts.postprocess(host, request_rows, outputs)
+    response = scripts.postprocess(spec, request_rows, outputs)
     task_files.script_response(task).write_bytes(orjson.dumps(response, option=orjson.OPT_SERIALIZE_NUMPY))
 
 
@@ -335,13 +332,16 @@ def run(task_id) -> str:
     if not _claim(task.id):
         return "skipped (claimed elsewhere)"
     version = task.model_version or task.deployment.model_version
-    model_cache.get_predictor(version)
     _freeze_long_lived_objects()
     started = time.perf_counter()
-    writer = ResultWriter(task, version.classes)
+    writer = None
+    # Everything after the claim fails the task with its real cause, at once: a runner that
+    # cannot start, a result file that cannot be written, a script that is gone.
     try:
+        spec = task_spec(task)
+        writer = ResultWriter(task, version.classes)
         with Heartbeat(task.id, max(1.0, settings.MLSERVE_TASK_STALL_SECONDS / 4)):
-            done = _predict_chunks(task, version, writer)
+            done = _predict_chunks(task, version, spec, writer)
     except ApplicationError as exc:
         _finish(task, PredictionTask.Status.FAILED, exc.message)
         task_files.remove_results(task)
@@ -352,7 +352,8 @@ def run(task_id) -> str:
         task_files.remove_results(task)
         return "failed"
     finally:
-        writer.close()
+        if writer is not None:
+            writer.close()
     if done is None:
         task_files.remove_results(task)
         return "stopped (cancelled)"

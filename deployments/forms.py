@@ -11,7 +11,11 @@ class LimitsForm(BootstrapMixin, forms.Form):
     max_rows = forms.IntegerField(min_value=1, max_value=1_000_000, initial=10_000, help_text="Rows per synchronous request (413 above)")
     max_concurrency = forms.IntegerField(min_value=1, max_value=1000, initial=8, help_text="Synchronous requests at once, across all processes (429 above)")
     max_batch_file_mb = forms.FloatField(min_value=0.001, initial=200, label="Max batch file size (MB)", help_text="Largest file a queued task accepts (413 above)")
-    memory_limit_mb = forms.IntegerField(min_value=1, required=False, label="Memory budget (MB)", help_text="Refuse to start if the loaded model needs more (empty: no limit)")
+    memory_limit_mb = forms.IntegerField(min_value=16, required=False, label="Reserved memory (MB)", help_text="Memory each runner's model may use; more fails with model_out_of_memory (empty: the server's default)")
+    replicas = forms.IntegerField(min_value=1, max_value=16, initial=1, required=False, help_text="Sandboxed runner processes serving requests")
+    cpu_cores = forms.IntegerField(min_value=1, max_value=1024, required=False, label="CPU cores", help_text="Cores each runner is pinned to (empty: all)")
+    batch_max_rows = forms.IntegerField(min_value=1, max_value=100_000, initial=64, required=False, label="Batch up to (rows)", help_text="Concurrent requests merged into one model call (1: no batching)")
+    batch_max_wait_ms = forms.FloatField(min_value=0, max_value=100, initial=0, required=False, label="Batch wait (ms)", help_text="How long a runner waits for more requests to batch (0: only those already waiting)")
 
     def limits(self) -> dict:
         data = self.cleaned_data
@@ -21,6 +25,9 @@ class LimitsForm(BootstrapMixin, forms.Form):
             "max_concurrency": data["max_concurrency"],
             "max_batch_file_size": int(data["max_batch_file_mb"] * MB),
             "memory_limit_mb": data.get("memory_limit_mb"),
+            "cpu_cores": data.get("cpu_cores"),
+            # Left empty: the default (or, on a deployment, what it has).
+            **{k: data[k] for k in ("replicas", "batch_max_rows", "batch_max_wait_ms") if data.get(k) is not None},
         }
 
     @staticmethod
@@ -31,6 +38,10 @@ class LimitsForm(BootstrapMixin, forms.Form):
             "max_concurrency": deployment.max_concurrency,
             "max_batch_file_mb": round(deployment.max_batch_file_size / MB, 3),
             "memory_limit_mb": deployment.memory_limit_mb,
+            "replicas": deployment.replicas,
+            "cpu_cores": deployment.cpu_cores,
+            "batch_max_rows": deployment.batch_max_rows,
+            "batch_max_wait_ms": deployment.batch_max_wait_ms,
         }
 
 

@@ -14,6 +14,8 @@ class Deployment(models.Model):
     class Status(models.TextChoices):
         RUNNING = "running", "Running"
         PAUSED = "paused", "Paused"
+        # Its runner crashed MLSERVE_RUNNER_MAX_CRASHES times in a row; starting it again retries.
+        FAILED = "failed", "Failed"
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="deployments")
     name = models.CharField(max_length=100, validators=[NAME_VALIDATOR])
@@ -35,14 +37,38 @@ class Deployment(models.Model):
         default=200 * 1024 * 1024, validators=[MinValueValidator(1)], help_text="Bytes per queued batch file"
     )
     memory_limit_mb = models.PositiveIntegerField(
-        null=True, blank=True, help_text="The loaded model may use at most this much memory (empty: no limit)"
+        null=True, blank=True, validators=[MinValueValidator(16), MaxValueValidator(1_048_576)],
+        help_text="Memory reserved for each runner's model (empty: the server's default, MLSERVE_RUNNER_MEMORY_MB)",
     )
+    # Where the model runs: N sandboxed runner processes, each optionally pinned to CPU cores.
+    replicas = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(16)], help_text="Runner processes serving requests"
+    )
+    cpu_cores = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(1024)],
+        help_text="CPU cores each runner is pinned to (empty: all cores)",
+    )
+    batch_max_rows = models.PositiveIntegerField(
+        default=64, validators=[MinValueValidator(1), MaxValueValidator(100_000)],
+        help_text="Adaptive batching: concurrent requests merged into one model call, up to this many rows (1: off)",
+    )
+    batch_max_wait_ms = models.FloatField(
+        default=0, validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text="How long a runner waits for more requests to batch (0: only those already waiting)",
+    )
+    failure_reason = models.TextField(blank=True, help_text="Why the deployment failed (its runner kept crashing)")
     # The pre/post-processing script in use (None: requests go to the model as they are).
     script = models.ForeignKey("DeploymentScript", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
     started = models.DateTimeField(null=True, blank=True)
+
+    # What an owner may set on a deployment (API, pages, services all read this list).
+    SETTINGS = (
+        "timeout_seconds", "max_rows", "max_concurrency", "max_batch_file_size", "memory_limit_mb",
+        "replicas", "cpu_cores", "batch_max_rows", "batch_max_wait_ms",
+    )
 
     class Meta:
         ordering = ["-created"]

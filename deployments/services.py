@@ -15,18 +15,20 @@ from django.utils import timezone
 
 from accounts.models import User, hash_key
 from accounts.services import new_key
-from deployments import task_files
+from deployments import runners, task_files
 from deployments.models import Deployment, DeploymentKey, DeploymentScript, PredictionTask
 from deployments.selectors import forget_deployment
 from mlserve.errors import ApplicationError, Conflict, NameTaken, TooLarge, Unavailable
-from models_registry import model_cache
+from models_registry import scripts
 from models_registry.models import ModelVersion, RegisteredModel
 from models_registry.selectors import version_get
 from models_registry.services import check_script, check_script_permission, script_trial, validate_model_name
 
 log = logging.getLogger(__name__)
 
-LIMIT_FIELDS = ("timeout_seconds", "max_rows", "max_concurrency", "max_batch_file_size", "memory_limit_mb")
+LIMIT_FIELDS = Deployment.SETTINGS
+# Settings that may be cleared (None means "the default"), not only changed.
+NULLABLE_FIELDS = ("memory_limit_mb", "cpu_cores")
 KEY_PREFIX = "mlsd_"
 
 
@@ -60,11 +62,6 @@ def check_memory_budget(deployment: Deployment, version: ModelVersion) -> None:
         )
 
 
-def warm(version: ModelVersion) -> None:
-    """Load the version into this process's cache now, so no request pays for it."""
-    model_cache.get_predictor(version)
-
-
 def deployment_create(
     *, owner: User, name: str, model: RegisteredModel, version_number: int | None = None, description: str = "", **limits
 ) -> Deployment:
@@ -80,11 +77,11 @@ def deployment_create(
             setattr(deployment, key, value)
     _clean(deployment, ["name", "description", *LIMIT_FIELDS])
     check_memory_budget(deployment, version)
-    warm(version)
     deployment.started = timezone.now()
     try:
         with transaction.atomic():
             deployment.save()
+            runners.start(deployment)  # the model loads now: one that cannot is refused, and nothing is kept
     except IntegrityError:
         raise NameTaken(f"You already have a deployment named {name!r}; choose another name.") from None
     log.info("deployment %s created for %s v%s", name, model.name, version.number)
@@ -103,7 +100,7 @@ def deployment_update(
     for key, value in limits.items():
         if key not in LIMIT_FIELDS:
             raise ApplicationError(f"Unknown setting {key!r}.", code="invalid_request")
-        if value is not None or key == "memory_limit_mb":
+        if value is not None or key in NULLABLE_FIELDS:
             setattr(deployment, key, value)
             changed.append(key)
     if description is not None:
@@ -116,8 +113,9 @@ def deployment_update(
             changed.append("model_version")
     _clean(deployment, [*LIMIT_FIELDS, "description"])
     check_memory_budget(deployment, deployment.model_version)
-    if "model_version" in changed:
-        warm(deployment.model_version)
+    if changed and deployment.status == Deployment.Status.RUNNING:
+        # The new runners load before the row changes; requests go on to the old ones until then.
+        runners.start(deployment)
     if changed:
         deployment.save(update_fields=[*changed, "updated"])
         forget_deployment(deployment)
@@ -127,9 +125,11 @@ def deployment_update(
 def deployment_start(*, deployment: Deployment) -> Deployment:
     """Run (or resume) the deployment: load its model, then take requests; queued tasks go on."""
     check_memory_budget(deployment, deployment.model_version)
-    warm(deployment.model_version)
+    runners.start(deployment)  # a failed deployment gets a clean slate: its crash count starts again
     with transaction.atomic():
-        Deployment.objects.filter(pk=deployment.pk).update(status=Deployment.Status.RUNNING, started=timezone.now())
+        Deployment.objects.filter(pk=deployment.pk).update(
+            status=Deployment.Status.RUNNING, started=timezone.now(), failure_reason=""
+        )
         waiting = list(
             PredictionTask.objects.filter(deployment=deployment, status=PredictionTask.Status.QUEUED).values_list("id", flat=True)
         )
@@ -144,6 +144,7 @@ def deployment_pause(*, deployment: Deployment) -> Deployment:
     Deployment.objects.filter(pk=deployment.pk).update(status=Deployment.Status.PAUSED)
     deployment.refresh_from_db()
     forget_deployment(deployment)
+    runners.stop(deployment)  # its memory is given back
     return deployment
 
 
@@ -154,13 +155,18 @@ def deployment_delete(*, deployment: Deployment) -> None:
         deployment.delete()
         transaction.on_commit(lambda: task_files.remove_all(task_ids))
     forget_deployment(deployment)
-    from models_registry import scripts
-
-    scripts.stop_hosts(deployment_id)
+    deployment.pk = deployment_id
+    runners.stop(deployment)
     log.info("deployment %s deleted with %d tasks", deployment.name, len(task_ids))
 
 
 def ensure_serving(deployment: Deployment) -> None:
+    if deployment.status == Deployment.Status.FAILED:
+        raise Unavailable(
+            f"Deployment {deployment.name!r} has failed: {deployment.failure_reason} "
+            "Start it again to retry (after fixing the cause: memory, the model file, the script).",
+            code="deployment_failed",
+        )
     if not deployment.is_running:
         raise Unavailable(
             f"Deployment {deployment.name!r} is paused. Start it to serve requests; queued tasks will then run.",
@@ -357,16 +363,11 @@ def tasks_expire_results() -> int:
 # ---- scripts -----------------------------------------------------------------------
 
 def script_save(*, deployment: Deployment, source: str, user: User) -> DeploymentScript:
-    """A new version of the deployment's script, in use at once. It must load (run in its helper) first."""
-    from models_registry import scripts
-
+    """A new version of the deployment's script, in use at once. It must load, beside the
+    model in a runner of its own, first."""
     source = check_script(user, source)
-    trial = scripts.ScriptHost(source)
-    try:
-        functions = trial.start()
-    finally:
-        trial.close()
-    if not (functions.get("preprocess") or functions.get("postprocess")):
+    functions = scripts.functions_of(deployment.model_version, source)
+    if not functions:
         raise ApplicationError("The script defines neither preprocess(request) nor postprocess(rows, outputs).", code="invalid_request")
     with transaction.atomic():
         Deployment.objects.select_for_update().filter(pk=deployment.pk).first()
@@ -374,19 +375,19 @@ def script_save(*, deployment: Deployment, source: str, user: User) -> Deploymen
         script = DeploymentScript.objects.create(deployment=deployment, version=last + 1, source=source, created_by=user)
         deployment.script = script
         deployment.save(update_fields=["script", "updated"])
+        if deployment.is_running:
+            runners.start(deployment)  # runners with the new script; those of the old one stop
     forget_deployment(deployment)
-    scripts.host_for(script).start()  # started with the deployment's new script, in this process
     return script
 
 
 def script_remove(*, deployment: Deployment, user: User) -> None:
-    from models_registry import scripts
-
     check_script_permission(user)
     deployment.script = None
     deployment.save(update_fields=["script", "updated"])
     forget_deployment(deployment)
-    scripts.stop_hosts(deployment.pk)
+    if deployment.is_running:
+        runners.start(deployment)
 
 
 def script_try(*, deployment: Deployment, source: str, request, user: User) -> dict:

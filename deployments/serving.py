@@ -4,10 +4,20 @@ paused check, concurrency slot, time limit, and one metrics record per call."""
 import time
 from collections.abc import Callable
 
-from deployments import limits, metrics, services
+from deployments import limits, metrics, runners, services
 from deployments.models import Deployment
 from mlserve.errors import ApplicationError
 from models_registry import prediction, scripts
+from models_registry.runners import client
+from models_registry.runners.client import RunnerFailed, RunnerSpec
+
+
+def spec(deployment: Deployment) -> RunnerSpec:
+    """The deployment's runner spec, kept on the (per-request, briefly cached) deployment object."""
+    cached = getattr(deployment, "_runner_spec", None)
+    if cached is None:
+        cached = deployment._runner_spec = runners.spec_for(deployment)
+    return cached
 
 
 def serve(deployment: Deployment, source: str, work: Callable[[], tuple[object, int]]):
@@ -19,6 +29,10 @@ def serve(deployment: Deployment, source: str, work: Callable[[], tuple[object, 
         with limits.concurrency_slot(deployment), limits.time_limit(deployment):
             answer, rows = work()
         return answer
+    except RunnerFailed as exc:
+        status, code = exc.status_code, exc.code
+        runners.mark_failed(deployment, exc)
+        raise
     except ApplicationError as exc:
         status, code = exc.status_code, exc.code
         raise
@@ -37,17 +51,20 @@ def serve(deployment: Deployment, source: str, work: Callable[[], tuple[object, 
 
 
 def predict_sync(deployment: Deployment, *, data=None, upload=None) -> prediction.Result:
+    runner = client.bind(spec(deployment))
+    version = deployment.model_version
+
     def work():
-        if deployment.script is None:
-            result = prediction.predict(deployment.model_version, data=data, upload=upload, max_rows=deployment.max_rows)
+        if runner.script is None:
+            result = prediction.predict(version, data=data, upload=upload, max_rows=deployment.max_rows, spec=runner)
             return result, result.parsed.batch.n_rows
-        # The deployment's script: preprocess turns a JSON body into rows, postprocess shapes the answer.
-        host = scripts.host_for(deployment.script)
-        body, rows = scripts.preprocess(host, data) if data is not None else (None, None)
-        result = prediction.predict(deployment.model_version, data=body, upload=upload, max_rows=deployment.max_rows)
-        if upload is not None and host.defines("postprocess"):
+        # The deployment's script, in the model's runner: preprocess turns a JSON body into rows,
+        # postprocess shapes the answer.
+        body, rows = scripts.preprocess(runner, data) if data is not None else (None, None)
+        result = prediction.predict(version, data=body, upload=upload, max_rows=deployment.max_rows, spec=runner)
+        if upload is not None and client.defines(runner, "postprocess"):
             rows = scripts.uploaded_rows(result.parsed)
-        result.body = scripts.postprocess(host, rows, result.body)
+        result.body = scripts.postprocess(runner, rows, result.body)
         return result, result.parsed.batch.n_rows
 
     return serve(deployment, "rest", work)

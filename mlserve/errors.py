@@ -70,3 +70,24 @@ class Conflict(ApplicationError):
 class Unavailable(ApplicationError):
     status_code = 503
     code = "unavailable"
+
+
+class ModelCrashed(ApplicationError):
+    """The model's runner process died while answering (a crash in the engine or the model)."""
+
+    status_code = 502
+    code = "model_crashed"
+
+
+class ModelOutOfMemory(ApplicationError):
+    """The model needed more memory than its runner's budget."""
+
+    status_code = 503
+    code = "model_out_of_memory"
+
+
+class ModelTimeout(ApplicationError):
+    """The model's runner did not answer within the time limit; it was stopped and restarted."""
+
+    status_code = 504
+    code = "model_timeout"

@@ -235,8 +235,6 @@ MLSERVE_FAST_PREDICT = envbool("MLSERVE_FAST_PREDICT", True)
 MLSERVE_AUTH_CACHE_SECONDS = envint("MLSERVE_AUTH_CACHE_SECONDS", 10)
 MLSERVE_DEPLOYMENT_CACHE_SECONDS = envint("MLSERVE_DEPLOYMENT_CACHE_SECONDS", 1)
 
-# Models loaded and kept in memory per process (least recently used evicted first).
-MLSERVE_MODEL_CACHE_SIZE = envint("MLSERVE_MODEL_CACHE_SIZE", 16)
 # Threads each ONNX Runtime session may use; 1 suits several web workers per core.
 MLSERVE_ONNX_THREADS = envint("MLSERVE_ONNX_THREADS", 1)
 MLSERVE_XGBOOST_THREADS = envint("MLSERVE_XGBOOST_THREADS", 1)
@@ -292,16 +290,37 @@ MLSERVE_METRICS_RETENTION_DAYS = envint("MLSERVE_METRICS_RETENTION_DAYS", 30)
 # /metrics (Prometheus) needs this bearer token when set; otherwise it answers loopback and staff only.
 MLSERVE_METRICS_TOKEN = envsecret("MLSERVE_METRICS_TOKEN")
 
-# Deployment scripts run in helper processes under these limits (per call: time; per helper: memory).
+# Models and scripts run in sandboxed runner processes (models_registry/runners, docs/security.md).
+# "bwrap" (bubblewrap, required) or "off" (no sandbox: only when every uploader is trusted).
+MLSERVE_SANDBOX = envstr("MLSERVE_SANDBOX", "bwrap")
+if MLSERVE_SANDBOX not in ("bwrap", "off"):
+    raise ImproperlyConfigured(f"MLSERVE_SANDBOX must be 'bwrap' or 'off', got {MLSERVE_SANDBOX!r}")
+MLSERVE_BWRAP = envstr("MLSERVE_BWRAP", "")
+# As root, sandboxes start as this user (never root, never mlserve's own user).
+MLSERVE_RUNNER_USER = envstr("MLSERVE_RUNNER_USER", "nobody")
+# Where the runner supervisor and runners keep their sockets ("" = <data dir>/run).
+MLSERVE_RUN_DIR = envstr("MLSERVE_RUN_DIR", "")
+# Memory a runner may use for its model when the deployment sets no memory_limit_mb, and at upload.
+MLSERVE_RUNNER_MEMORY_MB = envint("MLSERVE_RUNNER_MEMORY_MB", 2048)
+MLSERVE_INSPECT_MEMORY_MB = envint("MLSERVE_INSPECT_MEMORY_MB", 2048)
+MLSERVE_RUNNER_IDLE_SECONDS = envint("MLSERVE_RUNNER_IDLE_SECONDS", 900)
+MLSERVE_RUNNER_GRACE_SECONDS = envint("MLSERVE_RUNNER_GRACE_SECONDS", 15)
+MLSERVE_RUNNER_MAX_CRASHES = envint("MLSERVE_RUNNER_MAX_CRASHES", 3)
+MLSERVE_RUNNER_START_TIMEOUT = envint("MLSERVE_RUNNER_START_TIMEOUT", 120)
+# For `make bench` only: load models into the web worker, unsandboxed, to measure the runners' cost.
+MLSERVE_MODELS_IN_PROCESS = envbool("MLSERVE_MODELS_IN_PROCESS", False)
+# A call to a model outside a deployment (the Test tab, upload checks) may take this long.
+MLSERVE_RUNNER_CALL_TIMEOUT = envint("MLSERVE_RUNNER_CALL_TIMEOUT", 60)
+
+# Deployment scripts run in their deployment's runner: CPU time per call.
 MLSERVE_SCRIPT_TIMEOUT_SECONDS = envint("MLSERVE_SCRIPT_TIMEOUT_SECONDS", 5)
-MLSERVE_SCRIPT_MEMORY_MB = envint("MLSERVE_SCRIPT_MEMORY_MB", 512)
-# When mlserve runs as root, script helpers run as this user instead; "" keeps them as root.
-MLSERVE_SCRIPT_USER = envstr("MLSERVE_SCRIPT_USER", "nobody")
-# The interpreter of script helpers ("" = mlserve's own); that user must be able to run it.
-MLSERVE_SCRIPT_PYTHON = envstr("MLSERVE_SCRIPT_PYTHON", "")
+# Scripts are sandboxed like models, so everyone may write one; 1 keeps them to users with upload_code.
+MLSERVE_SCRIPTS_NEED_CODE_PERMISSION = envbool("MLSERVE_SCRIPTS_NEED_CODE_PERMISSION", False)
 
 # Queued prediction tasks.
 MLSERVE_BATCH_CHUNK_ROWS = envint("MLSERVE_BATCH_CHUNK_ROWS", 10_000)
+# A queued task's chunk may take this long in its runner (at least the deployment's timeout).
+MLSERVE_TASK_CHUNK_TIMEOUT_SECONDS = envint("MLSERVE_TASK_CHUNK_TIMEOUT_SECONDS", 300)
 # A running task whose worker shows no sign of life for this long is queued again.
 MLSERVE_TASK_STALL_SECONDS = envint("MLSERVE_TASK_STALL_SECONDS", 120)
 MLSERVE_TASK_MAX_ATTEMPTS = envint("MLSERVE_TASK_MAX_ATTEMPTS", 3)

@@ -8,6 +8,7 @@ one chunk of at most its row limit.
 import csv
 import io
 import json
+import os
 import zipfile
 from collections.abc import Iterator
 from pathlib import PurePosixPath
@@ -251,97 +252,38 @@ def _member_infos(archive: zipfile.ZipFile, name: str) -> list[zipfile.ZipInfo]:
     return infos
 
 
-def read_zip_members(data_or_file, name: str) -> list[tuple[str, bytes]]:
-    """(member name, bytes) of every file in the archive, within the member and size caps."""
-    max_bytes = settings.MLSERVE_ZIP_MAX_BYTES
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data_or_file) if isinstance(data_or_file, bytes) else data_or_file)
-    except zipfile.BadZipFile as exc:
-        raise InvalidInput(f"{name}: the ZIP archive is damaged ({exc}).", code="invalid_file") from None
-    with archive:
-        infos = _member_infos(archive, name)
-        declared = sum(i.file_size for i in infos)
-        if declared > max_bytes:
-            raise TooLarge(
-                f"{name}: the ZIP unpacks to {declared / 1e6:.0f} MB; at most {max_bytes / 1e6:.0f} MB is accepted.",
-                code="zip_too_large",
-            )
-        members, total = [], 0
-        for info in infos:
-            try:
-                with archive.open(info) as member:
-                    # Never trust the declared size: read at most what is left of the budget.
-                    data = member.read(max_bytes - total + 1)
-            except (zipfile.BadZipFile, OSError, NotImplementedError, RuntimeError) as exc:
-                raise InvalidInput(f"{name}: member {info.filename!r} cannot be read ({exc}).", code="invalid_file") from None
-            total += len(data)
-            if total > max_bytes:
-                raise TooLarge(f"{name}: the ZIP unpacks to more than {max_bytes / 1e6:.0f} MB.", code="zip_too_large")
-            members.append((info.filename, data))
-    if not members:
-        raise InvalidInput(f"{name}: the ZIP archive is empty.", code="empty_input")
-    return members
-
-
-def parse_zip(data_or_file, name: str, fields: list[Field], config: dict | None, max_rows: int) -> ParsedInput:
-    members = read_zip_members(data_or_file, name)
-    image_members = [(n, d) for n, d in members if images.looks_like_image(d[:16])]
-    if image_members and len(image_members) == len(members):
-        check_row_limit(len(image_members), max_rows)
-        return parse_images(image_members, fields, config)
-    if image_members:
-        others = [n for n, d in members if not images.looks_like_image(d[:16])]
-        raise InvalidInput(
-            f"{name}: mix of images and other files ({', '.join(others[:3])}); a ZIP holds images, or tables, not both.",
-            code="invalid_file",
-        )
-    parts, sources = [], []
-    for member_name, data in members:
-        parsed = parse_bytes(data, member_name, fields, config, max_rows)
-        parts.append(parsed)
-        sources += parsed.row_sources or [member_name] * parsed.batch.n_rows
-        check_row_limit(len(sources), max_rows)
-    return _concat(parts, sources)
-
-
-def _concat(parts: list[ParsedInput], sources: list[str]) -> ParsedInput:
+def _concat(parts: list[ParsedInput]) -> ParsedInput:
+    """Chunks of one request (the members of a ZIP) as one batch."""
+    if len(parts) == 1:
+        return parts[0]
     names = parts[0].batch.columns.keys()
     columns = {}
     for key in names:
         arrays = [p.batch.columns[key] for p in parts]
         columns[key] = np.concatenate(arrays) if all(a.dtype != object for a in arrays) else np.concatenate([a.astype(object) for a in arrays])
     ignored = sorted({i for p in parts for i in p.ignored_fields})
-    return ParsedInput(batch=Batch(columns=columns, n_rows=len(sources)), ignored_fields=ignored, row_sources=sources)
+    sources = [s for p in parts for s in (p.row_sources or [None] * p.batch.n_rows)]
+    raws = [p.raw for p in parts]
+    raw = pd.concat(raws, ignore_index=True) if all(r is not None for r in raws) else None
+    n_rows = sum(p.batch.n_rows for p in parts)
+    return ParsedInput(
+        batch=Batch(columns=columns, n_rows=n_rows), ignored_fields=ignored,
+        row_sources=sources if any(sources) else None, raw=raw,
+    )
 
 
-def parse_bytes(data: bytes, name: str, fields: list[Field], config: dict | None, max_rows: int) -> ParsedInput:
-    """One whole file, already in memory, for a synchronous request."""
-    if not data:
-        raise InvalidInput(f"{name}: the file is empty.", code="empty_input")
-    kind = file_kind(data[:512], name)
-    if kind == "zip":
-        return parse_zip(data, name, fields, config, max_rows)
-    if kind == "image":
-        return parse_images([(name, data)], fields, config)
-    text = _decode(data, name)
-    if kind == "json":
-        try:
-            body = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(f"{name}: not valid JSON ({exc.msg} at line {exc.lineno}).", code="invalid_file") from None
-        parsed = parse_json_body(body, fields, config)
-        check_row_limit(parsed.batch.n_rows, max_rows)
-        return parsed
-    if kind == "text":
-        parsed = iter_text_lines(text, fields, name)
-        if parsed is not None:
-            check_row_limit(parsed.batch.n_rows, max_rows)
-            return parsed
-    stream = io.StringIO(text)
-    reader = iter_json_lines(stream, fields, name, max_rows + 1) if kind == "jsonl" else iter_table(stream, fields, name, max_rows + 1)
-    parsed = next(reader)
-    check_row_limit(parsed.batch.n_rows, max_rows)
-    return parsed
+def read_request_file(source, name: str, fields: list[Field], config: dict | None, max_rows: int) -> ParsedInput:
+    """A file sent with a synchronous request: the same reader as a queued task's, stopped as
+    soon as it holds more than max_rows rows (a 480 MB CSV inside a 1 MB ZIP is read only
+    that far: 413 before it is inflated)."""
+    parts, rows = [], 0
+    for parsed in iter_file(source, name, fields, config, max_rows + 1):
+        rows += parsed.batch.n_rows
+        check_row_limit(rows, max_rows)
+        parts.append(parsed)
+    if not parts:
+        raise InvalidInput(f"{name}: the file holds no rows to predict.", code="empty_input")
+    return _concat(parts)
 
 
 # ---- files on disk, streamed (queued batch tasks) ----------------------------------
@@ -379,46 +321,79 @@ def count_rows(path, name: str) -> int | None:
     return None
 
 
-def _zip_chunks(path, name: str, fields: list[Field], config: dict | None, chunk_rows: int) -> Iterator[ParsedInput]:
-    """Members read one at a time, within the member and size caps."""
+class _Budget(io.RawIOBase):
+    """A ZIP member read through the archive's inflate budget: never trust declared sizes."""
+
+    def __init__(self, member, name: str, spent: list[int], limit: int):
+        self.member, self.name, self.spent, self.limit = member, name, spent, limit
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.member.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.member.tell()
+
+    def readinto(self, buffer) -> int:
+        data = self.member.read(len(buffer))
+        self.spent[0] += len(data)
+        if self.spent[0] > self.limit:
+            raise TooLarge(f"{self.name}: the ZIP unpacks to more than {self.limit / 1e6:.0f} MB.", code="zip_too_large")
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _zip_chunks(source, name: str, fields: list[Field], config: dict | None, chunk_rows: int) -> Iterator[ParsedInput]:
+    """Members read one at a time and streamed, within the member and size caps."""
     max_bytes = settings.MLSERVE_ZIP_MAX_BYTES
     try:
-        archive = zipfile.ZipFile(path)
+        archive = zipfile.ZipFile(source)
     except zipfile.BadZipFile as exc:
         raise InvalidInput(f"{name}: the ZIP archive is damaged ({exc}).", code="invalid_file") from None
     with archive:
         infos = _member_infos(archive, name)
         if not infos:
             raise InvalidInput(f"{name}: the ZIP archive is empty.", code="empty_input")
-        total = 0
+        spent = [0]
+        saw_table = False
         pending: list[tuple[str, bytes]] = []
         first_row = 0
-        for info in infos:
-            with archive.open(info) as member:
-                head = member.read(16)
-                if images.looks_like_image(head):
-                    data = head + member.read(max_bytes - total + 1)
-                    total += len(data)
-                    if total > max_bytes:
-                        raise TooLarge(f"{name}: the ZIP unpacks to more than {max_bytes / 1e6:.0f} MB.", code="zip_too_large")
-                    pending.append((info.filename, data))
-                    if len(pending) == chunk_rows:
-                        yield _image_chunk(pending, fields, config, first_row)
-                        first_row += len(pending)
-                        pending = []
-                    continue
-            if pending:
-                raise InvalidInput(f"{name}: a ZIP holds images, or tables, not both.", code="invalid_file")
-            with archive.open(info) as member:
-                stream = io.TextIOWrapper(member, encoding="utf-8-sig", newline="")
-                # A member is a table on its own; its rows are tagged with its name.
-                text = stream.read(max_bytes - total + 1)
-                total += len(text)
-                if total > max_bytes:
-                    raise TooLarge(f"{name}: the ZIP unpacks to more than {max_bytes / 1e6:.0f} MB.", code="zip_too_large")
-            for parsed in _text_chunks(io.StringIO(text), info.filename, fields, chunk_rows):
-                parsed.row_sources = [info.filename] * parsed.batch.n_rows
-                yield parsed
+        try:
+            for info in infos:
+                with archive.open(info) as member:
+                    budget = io.BufferedReader(_Budget(member, name, spent, max_bytes))
+                    if images.looks_like_image(budget.peek(16)[:16]):
+                        if saw_table:
+                            raise InvalidInput(
+                                f"{name}: a mix of images and other files ({info.filename}); a ZIP holds images, or tables, not both.",
+                                code="invalid_file",
+                            )
+                        pending.append((info.filename, budget.read()))
+                        if len(pending) == chunk_rows:
+                            yield _image_chunk(pending, fields, config, first_row)
+                            first_row += len(pending)
+                            pending = []
+                        continue
+                    if pending:
+                        raise InvalidInput(
+                            f"{name}: a mix of images and other files ({info.filename}); a ZIP holds images, or tables, not both.",
+                            code="invalid_file",
+                        )
+                    # A member is a table on its own; its rows are tagged with its name.
+                    saw_table = True
+                    stream = io.TextIOWrapper(budget, encoding="utf-8-sig", newline="")
+                    for parsed in _text_chunks(stream, info.filename, fields, chunk_rows):
+                        parsed.row_sources = [info.filename] * parsed.batch.n_rows
+                        yield parsed
+        except (zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:
+            raise InvalidInput(f"{name}: a member cannot be read ({exc}).", code="invalid_file") from None
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(f"{name}: a member is not UTF-8 text (position {exc.start}).", code="invalid_file") from None
         if pending:
             yield _image_chunk(pending, fields, config, first_row)
 
@@ -439,21 +414,28 @@ def _text_chunks(stream, name: str, fields: list[Field], chunk_rows: int) -> Ite
         yield from iter_table(stream, fields, name, chunk_rows)
 
 
-def iter_path(path, name: str, fields: list[Field], config: dict | None, chunk_rows: int) -> Iterator[ParsedInput]:
-    """A whole input file as validated chunks of at most chunk_rows rows, never all in memory."""
-    with open(path, "rb") as f:
-        head = f.read(512)
+def iter_file(source, name: str, fields: list[Field], config: dict | None, chunk_rows: int) -> Iterator[ParsedInput]:
+    """A whole input file (a path, or a seekable binary file) as validated chunks of at most
+    chunk_rows rows, never all in memory: queued tasks read their input this way, and
+    synchronous requests their first max_rows + 1 rows (read_request_file)."""
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as f:
+            yield from iter_file(f, name, fields, config, chunk_rows)
+        return
+    source.seek(0)
+    head = source.read(512)
+    source.seek(0)
+    if not head:
+        raise InvalidInput(f"{name}: the file is empty.", code="empty_input")
     kind = file_kind(head, name)
     if kind == "zip":
-        yield from _zip_chunks(path, name, fields, config, chunk_rows)
+        yield from _zip_chunks(source, name, fields, config, chunk_rows)
         return
     if kind == "image":
-        with open(path, "rb") as f:
-            yield _image_chunk([(name, f.read())], fields, config, 0)
+        yield _image_chunk([(name, source.read())], fields, config, 0)
         return
     if kind == "json":
-        with open(path, "rb") as f:
-            data = f.read()
+        data = source.read()
         try:
             body = json.loads(_decode(data, name))
         except json.JSONDecodeError as exc:
@@ -462,15 +444,18 @@ def iter_path(path, name: str, fields: list[Field], config: dict | None, chunk_r
         return
     if b"\x00" in head:
         raise InvalidInput(f"{name}: this is a binary file, not text; send a CSV, JSON lines, text or an image.", code="invalid_file")
-    with open(path, encoding="utf-8-sig", newline="") as stream:
-        try:
-            if kind == "text":
-                text = stream.read()
-                parsed = iter_text_lines(text, fields, name)
-                if parsed is not None:
-                    yield parsed
-                    return
-                stream = io.StringIO(text)
-            yield from _text_chunks(stream, name, fields, chunk_rows)
-        except UnicodeDecodeError as exc:
-            raise InvalidInput(f"{name}: the text is not UTF-8 (position {exc.start}); save the file as UTF-8.", code="invalid_file") from None
+    stream = io.TextIOWrapper(source, encoding="utf-8-sig", newline="")
+    try:
+        if kind == "text":
+            text = stream.read()
+            parsed = iter_text_lines(text, fields, name)
+            if parsed is not None:
+                yield parsed
+                return
+            yield from _text_chunks(io.StringIO(text), name, fields, chunk_rows)
+            return
+        yield from _text_chunks(stream, name, fields, chunk_rows)
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{name}: the text is not UTF-8 (position {exc.start}); save the file as UTF-8.", code="invalid_file") from None
+    finally:
+        stream.detach()  # the caller's file stays open

@@ -1,19 +1,26 @@
 """Predicting with a model version: request data in, the answer out.
 
 The model test page, its API, and the deployments' sync and queued paths all
-come through here, so a body is parsed, validated and answered one way.
+come through here, so a body is parsed, validated and answered one way. The
+model itself runs in a sandboxed runner (models_registry/runners): this process
+only parses, validates, sends the batch and shapes the answer.
 """
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 
-from mlserve.errors import ApplicationError, InvalidInput
-from models_registry import files, model_cache, outputs
-from models_registry.images import image_field
+from mlserve.errors import InvalidInput
+from models_registry import files, outputs
+from models_registry.images import default_config, image_field
 from models_registry.inputs import ParsedInput, check_row_limit, parse_json_body
+from models_registry.runners import client
+from models_registry.runners.client import RunnerSpec
 from models_registry.runtimes import Prediction
+from models_registry.schema import ModelInfo, fields_from_json
 
 
 @dataclass
@@ -24,10 +31,36 @@ class Result:
     elapsed_ms: float
 
 
+def version_info(version) -> ModelInfo:
+    return ModelInfo(
+        format=version.format,
+        model_type=version.model_type,
+        algorithm=version.algorithm,
+        engine=version.engine,
+        engine_version=version.engine_version,
+        inputs=fields_from_json(version.inputs),
+        outputs=fields_from_json(version.outputs),
+        classes=version.classes,
+        details=version.details,
+    )
+
+
+def spec_for_version(version, **overrides) -> RunnerSpec:
+    """The runner of a stored version, outside any deployment (the Test tab, comparisons)."""
+    values = {
+        "key": f"{client.namespace()}-v{version.pk}-{version.sha256[:12]}",
+        "artifact": Path(default_storage.path(version.artifact.name)),
+        "format": version.format,
+        "extension": Path(version.artifact.name).suffix,
+        "info": version_info(version).to_dict(),
+        "timeout": settings.MLSERVE_RUNNER_CALL_TIMEOUT,
+        "label": f"Model {version.model.name} v{version.number}",
+    }
+    return RunnerSpec(**{**values, **overrides})
+
+
 def image_config(version) -> dict | None:
     """The version's preprocessing config, if its model takes images."""
-    from models_registry.images import default_config
-
     field = image_field(version.input_fields)
     if field is None:
         return None
@@ -39,8 +72,8 @@ def parse_input(version, *, data=None, upload=None, max_rows: int | None = None)
     max_rows = max_rows or settings.MLSERVE_MAX_ROWS_PER_REQUEST
     fields = version.input_fields
     if upload is not None:
-        content = upload.read()
-        return files.parse_bytes(content, getattr(upload, "name", "") or "upload", fields, image_config(version), max_rows)
+        name = getattr(upload, "name", "") or "upload"
+        return files.read_request_file(upload, name, fields, image_config(version), max_rows)
     if data is None:
         raise InvalidInput(
             'The request has no body. Send JSON such as {"inputs": {...}} or a multipart "file".', code="empty_input"
@@ -50,21 +83,14 @@ def parse_input(version, *, data=None, upload=None, max_rows: int | None = None)
     return parsed
 
 
-def run(version, parsed: ParsedInput) -> Prediction:
-    predictor = model_cache.get_predictor(version)
-    try:
-        return predictor.predict(parsed.batch)
-    except ApplicationError:
-        raise
-    except Exception as exc:  # the model's own code refused these rows
-        raise InvalidInput(
-            f"The model could not predict these rows: {type(exc).__name__}: {str(exc)[:500]}", code="prediction_failed"
-        ) from exc
+def run(spec: RunnerSpec, parsed: ParsedInput, *, timeout: float | None = None) -> Prediction:
+    """The model's answer for validated rows, from its runner."""
+    return client.predict(spec, parsed.batch, timeout=timeout)
 
 
-def predict(version, *, data=None, upload=None, max_rows: int | None = None) -> Result:
+def predict(version, *, data=None, upload=None, max_rows: int | None = None, spec: RunnerSpec | None = None) -> Result:
     started = time.perf_counter()
     parsed = parse_input(version, data=data, upload=upload, max_rows=max_rows)
-    prediction = run(version, parsed)
+    prediction = run(spec or spec_for_version(version), parsed)
     body = outputs.answer(prediction, model_name=version.model.name, version=version.number, parsed=parsed)
     return Result(body=body, prediction=prediction, parsed=parsed, elapsed_ms=(time.perf_counter() - started) * 1000)

@@ -72,6 +72,17 @@ class ModelInfo:
     classes: list | None = None
     details: dict = field(default_factory=dict)
 
+    def to_dict(self) -> dict:
+        data = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        data["inputs"], data["outputs"] = fields_to_json(self.inputs), fields_to_json(self.outputs)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelInfo":
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known["inputs"], known["outputs"] = fields_from_json(known.get("inputs")), fields_from_json(known.get("outputs"))
+        return cls(**known)
+
 
 def class_output_fields(classes: list, label_type: str) -> list[Field]:
     """The outputs every classifier answers with: the label and one probability per class."""

@@ -6,17 +6,20 @@ stored and removed the same way wherever it comes from.
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
 from accounts.models import User
 from mlserve.errors import ApplicationError, Conflict, NameTaken, NotAllowed, TooLarge
-from models_registry import artifacts, model_cache
+from models_registry import artifacts, prediction, scripts
 from models_registry.models import NAME_VALIDATOR, ModelVersion, RegisteredModel, artifact_path
-from models_registry.runtimes import CODE_FORMATS, Predictor, inspect_artifact
+from models_registry.runners import client
+from models_registry.runtimes import CODE_FORMATS
 from models_registry.runtimes.detect import detect_format
 from models_registry.schema import ModelInfo, fields_from_json, fields_to_json
+from models_registry.validation import inspect_artifact
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +47,7 @@ def validate_model_name(name: str) -> str:
     return name
 
 
-def _inspect_staged(staged: artifacts.StagedFile, user: User) -> tuple[str, str, ModelInfo, Predictor]:
+def _inspect_staged(staged: artifacts.StagedFile, user: User) -> tuple[str, str, ModelInfo]:
     fmt, extension = detect_format(staged.path, staged.filename)
     # Some engines (xgboost) tell JSON from UBJSON by the file's extension.
     staged.path = staged.path.rename(staged.path.with_suffix(extension))
@@ -55,8 +58,7 @@ def _inspect_staged(staged: artifacts.StagedFile, user: User) -> tuple[str, str,
             "or convert it to ONNX (skl2onnx), and upload that instead.",
             code="code_upload_forbidden",
         )
-    info, predictor = inspect_artifact(staged.path, fmt)
-    return fmt, extension, info, predictor
+    return fmt, extension, inspect_artifact(staged.path, fmt, extension)
 
 
 def _store_version(
@@ -91,7 +93,7 @@ def _upload(*, model: RegisteredModel | None, owner: User, name: str, descriptio
     staged = artifacts.stage_upload(upload)
     stored_name = None
     try:
-        fmt, extension, info, predictor = _inspect_staged(staged, owner)
+        fmt, extension, info = _inspect_staged(staged, owner)
         try:
             with transaction.atomic():
                 if model is None:
@@ -116,7 +118,6 @@ def _upload(*, model: RegisteredModel | None, owner: User, name: str, descriptio
             raise
     finally:
         staged.discard()
-    model_cache.put_predictor(version, predictor)
     log.info("model %s v%s uploaded by %s (%s, %s)", model.name, version.number, owner, fmt, info.algorithm)
     return version
 
@@ -256,8 +257,7 @@ def model_delete(*, model: RegisteredModel) -> None:
             f"Model {model.name!r} is in use by deployment(s) {', '.join(users)}; delete those first.",
             code="model_in_use",
         ) from None
-    for version in versions:
-        model_cache.evict(version)
+    client.stop(keys=[prediction.spec_for_version(v).key for v in versions])
 
 
 # ---- pre/post-processing scripts ---------------------------------------------------
@@ -265,11 +265,17 @@ def model_delete(*, model: RegisteredModel) -> None:
 MAX_SCRIPT_BYTES = 200_000
 
 
+def can_write_scripts(user: User) -> bool:
+    """Scripts run in the deployment's sandboxed runner, so everyone may write one, unless the
+    operator keeps the old rule (MLSERVE_SCRIPTS_NEED_CODE_PERMISSION)."""
+    return not settings.MLSERVE_SCRIPTS_NEED_CODE_PERMISSION or can_upload_code(user)
+
+
 def check_script_permission(user: User) -> None:
-    if not can_upload_code(user):
+    if not can_write_scripts(user):
         raise NotAllowed(
-            "Scripts run code on this server, so only users with the 'upload code' permission may add or "
-            "change them. Ask an administrator for it.",
+            "On this server only users with the 'upload code' permission may add or change scripts. "
+            "Ask an administrator for it.",
             code="code_upload_forbidden",
         )
 
@@ -287,17 +293,14 @@ def check_script(user: User, source: str) -> str:
 
 
 def script_trial(*, version: ModelVersion, source: str, request, user: User, max_rows: int | None = None) -> dict:
-    """Run an unsaved script on a sample request around this model version, in a helper
-    process stopped afterwards: what preprocess gave, what the model answered, what a
-    caller would get. Nothing is kept."""
-    from models_registry import prediction, scripts
-
+    """Run an unsaved script on a sample request around this model version, in a runner of
+    its own stopped afterwards: what preprocess gave, what the model answered, what a caller
+    would get. Nothing is kept."""
     source = check_script(user, source)
-    host = scripts.ScriptHost(source)
+    spec = scripts.trial_spec(version, source)
     try:
-        host.start()
-        body, rows = scripts.preprocess(host, request)
-        result = prediction.predict(version, data=body, max_rows=max_rows)
-        return {"rows": rows, "answer": result.body, "response": scripts.postprocess(host, rows, result.body)}
+        body, rows = scripts.preprocess(spec, request)
+        result = prediction.predict(version, data=body, max_rows=max_rows, spec=spec)
+        return {"rows": rows, "answer": result.body, "response": scripts.postprocess(spec, rows, result.body)}
     finally:
-        host.close()
+        client.stop(keys=[spec.key])

@@ -9,9 +9,10 @@ from django.urls import reverse
 from mlserve import api_examples
 from mlserve.errors import ApplicationError, InvalidInput, NameTaken
 from mlserve.templatetags.tables import sorted_queryset
-from models_registry import prediction, scripts, selectors, services
+from models_registry import prediction, selectors, services
 from models_registry.forms import ModelEditForm, ModelUploadForm, PredictionForm, PreprocessingForm, VersionUploadForm
 from models_registry.images import image_field
+from models_registry.runners import client
 from models_registry.runtimes import FORMAT_LABELS
 from models_registry.samples import sample_record
 
@@ -247,8 +248,8 @@ def script_editor_context(request, *, version, source: str) -> dict:
         "trial_request": request.POST.get("request") or json.dumps(sample, indent=2),
         "trial": None,
         "error": None,
-        "can_edit": services.can_upload_code(request.user),
-        "runs_as": scripts.helper_account(),
+        "can_edit": services.can_write_scripts(request.user),
+        "sandboxed": client.sandboxed(),
     }
 
 

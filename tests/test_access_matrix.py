@@ -91,8 +91,9 @@ API = [
     ("post", "/api/v1/deployments/iris/keys", {"name": "new"}, S(401, 201, 404, 403, 404)),
     ("delete", "/api/v1/deployments/iris/keys/{key_id}", None, S(401, 204, 404, 403, 404)),
     ("get", "/api/v1/deployments/iris/script", None, S(401, 404, 404, 403, 404)),
-    ("put", "/api/v1/deployments/iris/script", {"source": "def preprocess(r):\n    return []\n"}, S(401, 403, 404, 403, 404)),
-    ("post", "/api/v1/deployments/iris/script/try", {"source": "x = 1", "request": {}}, S(401, 403, 404, 403, 404)),
+    # Scripts run sandboxed beside the model: every owner may write one (MLSERVE_SCRIPTS_NEED_CODE_PERMISSION).
+    ("put", "/api/v1/deployments/iris/script", {"source": "def preprocess(r):\n    return []\n"}, S(401, 201, 404, 403, 404)),
+    ("post", "/api/v1/deployments/iris/script/try", {"source": "x = 1", "request": {}}, S(401, 400, 404, 403, 404)),
     ("get", "/api/v1/tasks", None, S(401, 200, 200, 403, 200)),
     ("get", "/api/v1/tasks/{task}", None, S(401, 200, 404, 200, 404)),
     ("delete", "/api/v1/tasks/{task}", None, S(401, 200, 404, 200, 404)),

@@ -80,7 +80,7 @@ class InferView(OipView):
                 request._request.body, request.headers.get("Inference-Header-Content-Length"), model_version.input_fields
             )
             check_row_limit(parsed.batch.n_rows, deployment.max_rows)
-            answer = prediction.run(model_version, parsed)
+            answer = prediction.run(serving.spec(deployment), parsed)
             return oip.build_response(header, oip.output_tensors(answer, model_version), deployment), parsed.batch.n_rows
 
         body, json_size = serving.serve(deployment, "oip", work)

@@ -3,7 +3,7 @@ from rest_framework import serializers
 
 from deployments.models import Deployment, DeploymentKey, PredictionTask
 
-LIMITS = ("timeout_seconds", "max_rows", "max_concurrency", "max_batch_file_size", "memory_limit_mb")
+LIMITS = Deployment.SETTINGS
 
 
 class DeploymentSerializer(serializers.ModelSerializer):
@@ -14,7 +14,10 @@ class DeploymentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Deployment
-        fields = ["name", "description", "status", "model", "version", "limits", "urls", "created", "updated", "started"]
+        fields = [
+            "name", "description", "status", "failure_reason", "model", "version", "replicas", "limits", "urls",
+            "created", "updated", "started",
+        ]
 
     def get_limits(self, deployment) -> dict:
         return {name: getattr(deployment, name) for name in LIMITS}
@@ -47,7 +50,17 @@ class LimitsMixin(serializers.Serializer):
     max_rows = serializers.IntegerField(required=False, help_text="Rows per synchronous request (413 above)")
     max_concurrency = serializers.IntegerField(required=False, help_text="Concurrent synchronous requests (429 above)")
     max_batch_file_size = serializers.IntegerField(required=False, help_text="Bytes per batch file (413 above)")
-    memory_limit_mb = serializers.IntegerField(required=False, allow_null=True, help_text="Memory the loaded model may use")
+    memory_limit_mb = serializers.IntegerField(
+        required=False, allow_null=True, help_text="Memory reserved for each runner's model, in MB (null: the server's default)"
+    )
+    replicas = serializers.IntegerField(required=False, help_text="Sandboxed runner processes serving this deployment (1-16)")
+    cpu_cores = serializers.IntegerField(required=False, allow_null=True, help_text="CPU cores each runner is pinned to (null: all)")
+    batch_max_rows = serializers.IntegerField(
+        required=False, help_text="Adaptive batching: concurrent requests merged into one model call, up to this many rows (1: off)"
+    )
+    batch_max_wait_ms = serializers.FloatField(
+        required=False, help_text="How long a runner waits for more requests to batch, in ms (0: only those already waiting)"
+    )
 
 
 class DeploymentCreateSerializer(LimitsMixin):

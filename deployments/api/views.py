@@ -22,7 +22,7 @@ from deployments.api.serializers import (
     TaskResultSerializer,
     TaskSerializer,
 )
-from deployments.models import PredictionTask
+from deployments.models import Deployment, PredictionTask
 from mlserve.errors import ApplicationError, Conflict, NotFound
 from mlserve.pagination import paginate, paginated
 from models_registry.api.parsers import PREDICTION_PARSERS, SafeJSONParser, prediction_input
@@ -32,8 +32,6 @@ from models_registry.api.serializers import (
     VersionCreateSerializer,
 )
 from models_registry.selectors import model_get_for_user
-
-LIMITS = ("timeout_seconds", "max_rows", "max_concurrency", "max_batch_file_size", "memory_limit_mb")
 
 
 class DeploymentListView(APIView):
@@ -57,7 +55,7 @@ class DeploymentListView(APIView):
             model=model,
             version_number=data.get("version"),
             description=data.get("description", ""),
-            **{k: data[k] for k in LIMITS if k in data},
+            **{k: data[k] for k in Deployment.SETTINGS if k in data},
         )
         return Response(DeploymentSerializer(deployment, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
@@ -82,7 +80,7 @@ class DeploymentDetailView(APIView):
             deployment=deployment,
             version_number=data.get("version"),
             description=data.get("description"),
-            **{k: data[k] for k in LIMITS if k in data},
+            **{k: data[k] for k in Deployment.SETTINGS if k in data},
         )
         return Response(DeploymentSerializer(deployment, context={"request": request}).data)
 

@@ -15,7 +15,12 @@ def test_create_answers_the_deployment_running(api, iris):
         "max_concurrency": 8,
         "max_batch_file_size": 200 * 1024 * 1024,
         "memory_limit_mb": None,
+        "replicas": 1,
+        "cpu_cores": None,
+        "batch_max_rows": 64,
+        "batch_max_wait_ms": 0.0,
     }
+    assert iris["replicas"] == 1 and iris["failure_reason"] == ""
     assert iris["urls"]["predict"] == "http://testserver/api/v1/deployments/iris/predict"
     assert api.get("/api/v1/deployments").json()["results"][0]["name"] == "iris"
 

@@ -1,17 +1,17 @@
-"""Running deployments' models are loaded ahead of requests."""
+"""Running deployments' runners are started (again) ahead of requests; paused ones are not."""
 
 from deployments.models import Deployment
 from deployments.warmup import warm_running_deployments
-from models_registry import model_cache
+from models_registry.runners import client
 
 
-def test_running_deployments_are_loaded_and_paused_ones_are_not(api, deploy):
+def test_running_deployments_get_their_runners_back_and_paused_ones_do_not(api, deploy):
     deploy("iris_logreg.skops", "iris")
     deploy("tree_iris.pmml", "tree")
     api.post("/api/v1/deployments/tree/pause")
-    model_cache._cache.clear()
+    client.stop(prefix=client.namespace())  # as if the supervisor had restarted
     assert warm_running_deployments() == 1
-    iris = Deployment.objects.get(name="iris").model_version
-    tree = Deployment.objects.get(name="tree").model_version
-    assert model_cache.is_cached(iris) and not model_cache.is_cached(tree)
-    assert warm_running_deployments() == 0  # nothing new
+    groups = client.status()["groups"]
+    iris, tree = (Deployment.objects.get(name=n).pk for n in ("iris", "tree"))
+    assert any(f"-d{iris}-" in key and g["replicas"] == ["ready"] for key, g in groups.items())
+    assert not any(f"-d{tree}-" in key for key in groups)

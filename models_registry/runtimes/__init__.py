@@ -6,21 +6,18 @@ Each runtime module exposes:
   its schema; the loaded predictor comes along so an upload loads only once;
 - ``load(path, info) -> Predictor``: a stored version, loaded for serving.
 
-``inspect_artifact`` adds what every format shares: detection from the content,
-and a probe prediction on a sample built from the extracted schema.
+They run only inside sandboxed runners (models_registry/runners), which have no
+Django: nothing here or in a format module may import it. Detection from the
+content (detect.py) runs in mlserve itself and reads bytes only.
 """
 
-import importlib
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Protocol
 
 import numpy as np
 
 from mlserve.errors import InvalidModel
-from models_registry.schema import ModelInfo
 
 
 @dataclass
@@ -63,6 +60,8 @@ class Prediction:
 ENGINE_OPTIONS = {
     "onnx_threads": 1,
     "xgboost_threads": 1,
+    # Check an XGBoost JSON model's trees before libxgboost reads them (off only to test the sandbox).
+    "xgboost_check_trees": True,
     "java_path": None,
     "java_opts": "-Xmx1g -XX:+UseSerialGC -Xshare:auto",
 }
@@ -95,60 +94,3 @@ def runtime_for(fmt: str) -> ModuleType:
     else:
         raise InvalidModel(f"Unknown model format {fmt!r}.")
     return module
-
-
-ENGINE_LIBRARIES = {
-    "pmml": ("pypmml",),
-    "onnx": ("onnx", "onnxruntime"),
-    "xgboost": ("xgboost",),
-    "skops": ("sklearn", "skops.io"),
-    "pickle": ("sklearn", "joblib"),
-}
-
-
-def resident_bytes() -> int:
-    """This process's resident memory (Linux /proc; 0 where unavailable)."""
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
-def inspect_artifact(path: Path, fmt: str) -> tuple[ModelInfo, Predictor]:
-    """Load the artifact, extract its schema and prove it predicts on a sample row.
-
-    Also estimates the memory the loaded model takes (details["memory_bytes"]): the
-    growth of this process while loading it, engines already imported, and never
-    less than the file's size. PMML models live in the JVM: 4x the document."""
-    from models_registry.inputs import batch_from_records
-    from models_registry.samples import sample_record
-
-    module = runtime_for(fmt)
-    for library in ENGINE_LIBRARIES.get(fmt, ()):
-        importlib.import_module(library)  # so their import is not counted as the model's memory
-    before = resident_bytes()
-    info, predictor = module.inspect(path, fmt)
-    size = path.stat().st_size
-    grown = max(0, resident_bytes() - before)
-    info.details["memory_bytes"] = 4 * size if fmt == "pmml" else max(grown, size)
-    try:
-        batch = batch_from_records([sample_record(info.inputs)], info.inputs)
-        prediction = predictor.predict(batch)
-    except InvalidModel:
-        raise
-    except Exception as exc:  # the model's own code failed: that is the finding
-        raise InvalidModel(
-            f"The model loaded but failed to predict on a sample input built from its schema: {exc}",
-            code="probe_failed",
-        ) from exc
-    if len(prediction.predictions) != 1:
-        raise InvalidModel(
-            f"The model answered {len(prediction.predictions)} rows for 1 input row.", code="probe_failed"
-        )
-    return info, predictor
-
-
-def load_predictor(path: Path, info: ModelInfo) -> Predictor:
-    """Load a stored version, whose schema is already known, for serving."""
-    return runtime_for(info.format).load(path, info)

@@ -42,6 +42,8 @@ def _session(path: Path):
     options.log_severity_level = 3
     try:
         return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    except MemoryError:
+        raise  # over the runner's memory budget: said as such by the runner
     except Exception as exc:
         text = str(exc).strip().splitlines()[0][:500] if str(exc).strip() else type(exc).__name__
         raise InvalidModel(f"onnxruntime could not load this model (corrupt, truncated or unsupported): {text}") from exc
@@ -53,6 +55,8 @@ def _graph_classes(path: Path) -> tuple[list | None, str, dict]:
 
     try:
         model = onnx.load(str(path), load_external_data=False)
+    except MemoryError:
+        raise  # over the runner's memory budget: said as such by the runner
     except Exception as exc:
         raise InvalidModel(f"This is not a valid ONNX file (it does not parse as an ONNX protobuf): {exc}") from exc
     classes = None

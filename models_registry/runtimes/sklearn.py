@@ -58,12 +58,15 @@ def _load_estimator(path: Path, fmt: str):
                         details={"untrusted_types": refused},
                     )
                 estimator = sio.load(str(path), trusted=list(untrusted))
+                refuse_file_parameters(estimator)
             else:
                 import joblib
 
                 estimator = joblib.load(path)
         except InvalidModel:
             raise
+        except MemoryError:
+            raise  # over the runner's memory budget: said as such by the runner
         except Exception as exc:
             kind = "skops file" if fmt == "skops" else "pickle"
             raise InvalidModel(f"The {kind} could not be loaded: {type(exc).__name__}: {exc}") from exc
@@ -79,9 +82,63 @@ def _load_estimator(path: Path, fmt: str):
         check_is_fitted(estimator)
     except TypeError:
         pass  # not a scikit-learn estimator (e.g. a bare object with predict); the probe decides
+    except MemoryError:
+        raise  # over the runner's memory budget: said as such by the runner
     except Exception as exc:
         raise InvalidModel(f"The estimator is not fitted: {exc}") from exc
     return estimator, notes
+
+
+# Estimators that read a file or folder named by a parameter: harmless types, dangerous values.
+TEXT_VECTORIZERS = ("CountVectorizer", "TfidfVectorizer", "HashingVectorizer")
+
+
+def _components(estimator, seen=None):
+    """The estimator and everything inside it (pipeline steps, transformers, ensembles' members)."""
+    seen = set() if seen is None else seen
+    if id(estimator) in seen or not hasattr(estimator, "get_params"):
+        return
+    seen.add(id(estimator))
+    yield estimator
+    for value in estimator.get_params(deep=False).values():
+        items = value if isinstance(value, (list, tuple)) else [value]
+        for item in items:
+            if isinstance(item, tuple):  # ("name", estimator[, columns])
+                for part in item:
+                    yield from _components(part, seen)
+            else:
+                yield from _components(item, seen)
+    for fitted in ("transformers_", "steps", "estimators_", "named_estimators_"):
+        value = getattr(estimator, fitted, None)
+        if isinstance(value, dict):
+            value = list(value.values())
+        for item in value if isinstance(value, (list, tuple)) else []:
+            parts = item if isinstance(item, tuple) else (item,)
+            for part in parts:
+                yield from _components(part, seen)
+
+
+def refuse_file_parameters(estimator) -> None:
+    """A .skops model whose steps would open files (a vectorizer told input='filename', a
+    pipeline cache folder): the next such estimator is why models run in a sandbox, but these
+    are refused up front, naming the parameter."""
+    for part in _components(estimator):
+        name = type(part).__name__
+        if name in TEXT_VECTORIZERS and getattr(part, "input", "content") != "content":
+            raise InvalidModel(
+                f"This model's {name} has input={part.input!r}: it would read the files its input names. "
+                "mlserve only accepts text vectorizers with input='content' (the default).",
+                code="file_reading_estimator",
+                details={"estimator": name, "parameter": "input"},
+            )
+        memory = getattr(part, "memory", None)
+        if memory is not None and not isinstance(memory, (int, float, bool)):
+            raise InvalidModel(
+                f"This model's {name} has memory={memory!r}: it would cache to a folder on the server. "
+                "Save the model with memory=None.",
+                code="file_reading_estimator",
+                details={"estimator": name, "parameter": "memory"},
+            )
 
 
 def _final_step(estimator):

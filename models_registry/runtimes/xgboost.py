@@ -18,12 +18,51 @@ FEATURE_TYPES = {
 }
 
 
+def check_trees(model: dict) -> None:
+    """What libxgboost trusts in a JSON model and crashes on when it lies: every child index
+    inside its tree (and never the root, never both children the same node), every split on
+    a feature the model has. Cheap: one pass over the arrays, before the engine sees them."""
+    learner = model.get("learner") if isinstance(model, dict) else None
+    try:
+        num_feature = int(learner["learner_model_param"]["num_feature"])
+        trees = learner["gradient_booster"]["model"]["trees"]
+    except (KeyError, TypeError, ValueError):
+        return  # not the gbtree layout (gblinear, dart's wrapper): left to the engine, in its sandbox
+    for t, tree in enumerate(trees):
+        try:
+            n = int(tree["tree_param"]["num_nodes"])
+            left, right, splits = (np.asarray(tree[k], dtype=np.int64) for k in ("left_children", "right_children", "split_indices"))
+        except (KeyError, TypeError, ValueError, OverflowError):
+            raise InvalidModel(f"Tree {t} of this XGBoost model is malformed (its node arrays cannot be read).", code="invalid_tree") from None
+        if not (len(left) == len(right) == len(splits) == n):
+            raise InvalidModel(f"Tree {t} declares {n} nodes but its arrays have other lengths.", code="invalid_tree")
+        inner = left != -1
+        bad = (
+            ((left < -1) | (left >= n) | (right < -1) | (right >= n)).any()
+            or (inner & ((left == 0) | (right == 0) | (left == right) | (right == -1))).any()
+            or (inner & ((splits < 0) | (splits >= max(num_feature, 1)))).any()
+        )
+        if bad:
+            raise InvalidModel(
+                f"Tree {t} of this XGBoost model has child or feature indices outside the tree "
+                f"({n} nodes, {num_feature} features): the file is damaged or crafted.",
+                code="invalid_tree",
+            )
+
+
 def _load_booster(path: Path):
     import xgboost as xgb
 
+    if path.suffix == ".json" and ENGINE_OPTIONS.get("xgboost_check_trees", True):
+        try:
+            check_trees(json.loads(path.read_bytes()))
+        except (ValueError, RecursionError):
+            pass  # not JSON after all: the engine says what is wrong
     booster = xgb.Booster()
     try:
         booster.load_model(str(path))
+    except MemoryError:
+        raise  # over the runner's memory budget: said as such by the runner
     except Exception as exc:  # XGBoostError and friends: a corrupt or truncated file
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InvalidModel(f"XGBoost could not load this model: {message}") from exc

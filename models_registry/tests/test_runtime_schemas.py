@@ -4,17 +4,16 @@ from pathlib import Path
 
 import pytest
 
-from models_registry.runtimes import inspect_artifact
 from models_registry.runtimes.detect import detect_format
+from models_registry.validation import inspect_artifact
 
 IRIS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 DIABETES = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
 
 
 def inspect(path: Path):
-    fmt, _ = detect_format(path, path.name)
-    info, _ = inspect_artifact(path, fmt)
-    return info
+    fmt, extension = detect_format(path, path.name)
+    return inspect_artifact(path, fmt, extension)
 
 
 def fields(items):
