@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def setup(data_dir: str, fast: bool):
+def setup(data_dir: str, fast: bool, rows: int = 1):
     os.environ.update(
         {
             "DJANGO_SETTINGS_MODULE": "mlserve.settings",
@@ -55,7 +55,8 @@ def setup(data_dir: str, fast: bool):
     version = model_create(owner=user, name="iris", upload=upload)
     deployment_create(owner=user, name="iris", model=version.model)
     _, key = token_create(user=user, name="profile")
-    body = json.dumps({"dataframe_split": {"columns": list(X.columns), "data": [X.iloc[0].tolist()]}}).encode()
+    data = X.sample(n=rows, replace=True, random_state=0).to_numpy().tolist() if rows > 1 else [X.iloc[0].tolist()]
+    body = json.dumps({"dataframe_split": {"columns": list(X.columns), "data": data}}).encode()
     return key, body
 
 
@@ -64,10 +65,11 @@ def main():
     parser.add_argument("--requests", type=int, default=20000)
     parser.add_argument("--django", action="store_true", help="profile the Django + DRF path, not the fast path")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--rows", type=int, default=1, help="rows per request (the bench's large request: 10000)")
     parser.add_argument("--sort", default="tottime", choices=["tottime", "cumulative"])
     args = parser.parse_args()
 
-    key, body = setup(tempfile.mkdtemp(prefix="mlserve-profile-"), fast=not args.django)
+    key, body = setup(tempfile.mkdtemp(prefix="mlserve-profile-"), fast=not args.django, rows=args.rows)
     from mlserve.wsgi import application
 
     def call():
@@ -88,7 +90,7 @@ def main():
         if not status[0].startswith("200"):
             raise SystemExit(f"predict answered {status[0]}: {answer[:300]!r}")
 
-    for _ in range(500):  # warm: model loaded, caches filled
+    for _ in range(min(500, args.requests)):  # warm: model loaded, caches filled
         call()
     started = time.perf_counter()
     for _ in range(args.requests):

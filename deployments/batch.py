@@ -23,6 +23,7 @@ from deployments.models import Deployment, DeploymentScript, PredictionTask
 from mlserve.errors import ApplicationError
 from models_registry import files, prediction, scripts
 from models_registry.inputs import ParsedInput, parse_json_body
+from models_registry.outputs import probability_rows_json
 from models_registry.runners import client
 from models_registry.runners.client import RunnerSpec
 from models_registry.runtimes import Batch
@@ -215,8 +216,11 @@ def json_result_stream(task: PredictionTask, model_name: str, version_number: in
             present.update(chunk)
             if key not in chunk or not chunk[key]:
                 continue
-            values = _probability_rows(chunk, labels) if key == "probabilities" else chunk[key]
-            yield (b"" if first else b",") + _array_items(values)
+            if key == "probabilities":
+                items = probability_rows_json(np.asarray(chunk[key], dtype=np.float64), labels)[1:-1]
+            else:
+                items = _array_items(chunk[key])
+            yield (b"" if first else b",") + items
             first = False
         yield b"]"
     yield b"}"

@@ -1,13 +1,14 @@
-"""The synchronous predict endpoint's fast path, in front of Django.
+"""The serving calls' fast path, in front of Django.
 
-`POST /api/v1/deployments/{name}/predict` with a JSON body and a token is the call
-programs make most, and for a small model the framework costs more than the
-model: Django's middleware and URL resolver, DRF's request wrapping, content
-negotiation and renderer take most of a millisecond. This WSGI layer answers
-exactly that call with the same functions the DRF view uses (token lookup,
-deployment lookup and key scope, limits, metrics, the input layer, the answer's
-shape, the error shape); every other request, including predict with a file, a
-session cookie or anything unusual, goes to Django untouched. See
+`POST /api/v1/deployments/{name}/predict` with a JSON body and a token, and the Open
+Inference Protocol's `POST /v2/models/{name}/infer`, are the calls programs make
+most, and for a small model the framework costs more than the model: Django's
+middleware and URL resolver, DRF's request wrapping, content negotiation and
+renderer take most of a millisecond. This WSGI layer answers exactly those calls
+with the same functions the DRF views use (token lookup, deployment lookup and key
+scope, serving.predict_sync / serving.infer with their limits and metrics, the
+input layer, the error shape); every other request, including predict with a file,
+a session cookie or anything unusual, goes to Django untouched. See
 docs/BENCHMARKS.md for what each layer cost.
 """
 
@@ -23,11 +24,16 @@ from rest_framework.exceptions import APIException, NotFound
 
 from deployments import selectors, serving
 from mlserve.api import error_body
-from mlserve.errors import ApplicationError, InvalidInput
+from mlserve.errors import ApplicationError
+from models_registry.inputs import loads_json
 
 log = logging.getLogger(__name__)
 
-PREDICT_PATH = re.compile(r"^/api/v1/deployments/([A-Za-z0-9][A-Za-z0-9._-]{0,99})/predict$")
+NAME = r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]{0,99})"
+DOORS = (
+    ("rest", re.compile(rf"^/api/v1/deployments/{NAME}/predict$")),
+    ("oip", re.compile(rf"^/v2/models/{NAME}(?:/versions/(?P<version>[^/]+))?/infer$")),
+)
 JSON_HEADERS = [("Content-Type", "application/json")]
 STATUS_LINES = {
     200: "200 OK",
@@ -44,21 +50,22 @@ STATUS_LINES = {
 }
 
 
-def _takes(environ) -> str | None:
-    """The deployment name when this request is one the fast path answers."""
+def _takes(environ) -> tuple[str, str, str | None] | None:
+    """(door, deployment name, version) when this request is one the fast path answers."""
     if environ["REQUEST_METHOD"] != "POST" or not environ.get("HTTP_AUTHORIZATION"):
         return None
-    if not environ.get("CONTENT_TYPE", "").startswith("application/json"):
-        return None
-    match = PREDICT_PATH.match(environ.get("PATH_INFO", ""))
+    path = environ.get("PATH_INFO", "")
+    door, match = next(((door, m) for door, pattern in DOORS if (m := pattern.match(path))), (None, None))
     if match is None:
         return None
+    if door == "rest" and not environ.get("CONTENT_TYPE", "").startswith("application/json"):
+        return None  # files and forms: DRF's parsers
     if settings.SECURE_SSL_REDIRECT and environ.get("HTTP_X_FORWARDED_PROTO", environ.get("wsgi.url_scheme")) != "https":
         return None  # Django redirects it
     host, _ = split_domain_port(environ.get("HTTP_HOST", environ.get("SERVER_NAME", "")))
     if not validate_host(host, settings.ALLOWED_HOSTS or (["localhost", "127.0.0.1", "[::1]"] if settings.DEBUG else [])):
         return None  # Django refuses it
-    return match.group(1)
+    return door, match.group("name"), match.groupdict().get("version")
 
 
 def _body(environ) -> bytes:
@@ -73,7 +80,8 @@ def _body(environ) -> bytes:
     return environ["wsgi.input"].read(length) if length else b""
 
 
-def _predict(name: str, environ) -> dict:
+def _serve(door: str, name: str, version: str | None, environ) -> tuple[list, bytes]:
+    """(headers, body) of a served call; errors are raised, and shaped by the door."""
     from accounts.authentication import parse_authorization
     from accounts.throttling import check_token_rate
     from deployments.authentication import authenticate_any_key
@@ -86,11 +94,20 @@ def _predict(name: str, environ) -> dict:
     deployment = selectors.deployment_for_serving(user, name)
     selectors.check_key_scope(auth, deployment)
     body = _body(environ)
-    try:
-        data = orjson.loads(body) if body else None
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"The request body could not be parsed: JSON parse error - {exc}", code="malformed_request") from None
-    return serving.predict_sync(deployment, data=data).body
+    if door == "rest":
+        return JSON_HEADERS, serving.predict_sync(deployment, data=loads_json(body) if body else None).to_json()
+    selectors.check_served_version(deployment, version)
+    answer, json_size = serving.infer(deployment, body, environ.get("HTTP_INFERENCE_HEADER_CONTENT_LENGTH"))
+    if json_size is None:
+        return JSON_HEADERS, answer
+    return [("Content-Type", "application/octet-stream"), ("Inference-Header-Content-Length", str(json_size))], answer
+
+
+def _error(door: str, code: str, message: str) -> bytes:
+    """Each door's error shape: ours, or the Open Inference Protocol's {"error": message}."""
+    if door == "oip":
+        return orjson.dumps({"error": message, "code": code})
+    return orjson.dumps(error_body(code, message))
 
 
 def _database_upkeep() -> None:
@@ -110,39 +127,41 @@ class FastPredict:
         self.django_app = django_app
 
     def __call__(self, environ, start_response):
-        name = _takes(environ)
-        if name is None:
+        route = _takes(environ)
+        if route is None:
             return self.django_app(environ, start_response)
         _database_upkeep()
         try:
-            status, headers, payload = self._answer(name, environ)
+            answered = self._answer(*route, environ)
         finally:
             _database_upkeep()
-        if payload is None:
+        if answered is None:
             return self.django_app(environ, start_response)
-        data = orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
+        status, headers, data = answered
         start_response(STATUS_LINES.get(status, f"{status} Error"), [*headers, ("Content-Length", str(len(data)))])
         return [data]
 
     @staticmethod
-    def _answer(name: str, environ) -> tuple[int, list, dict | None]:
-        """(status, headers, body); body None when Django should take the request."""
+    def _answer(door: str, name: str, version: str | None, environ) -> tuple[int, list, bytes] | None:
+        """(status, headers, body), or None when Django should take the request."""
         try:
-            return 200, JSON_HEADERS, _predict(name, environ)
+            headers, body = _serve(door, name, version, environ)
+            return 200, headers, body
         except _Unhandled:
-            return 0, [], None
+            return None
         except ApplicationError as exc:
             headers = JSON_HEADERS
             if exc.status_code == 429:
                 retry = exc.details.get("retry_after_seconds", 1) if isinstance(exc.details, dict) else 1
                 headers = [*JSON_HEADERS, ("Retry-After", str(retry))]
-            return exc.status_code, headers, exc.as_dict()
+            body = orjson.dumps(exc.as_dict(), option=orjson.OPT_SERIALIZE_NUMPY) if door == "rest" else _error(door, exc.code, exc.message)
+            return exc.status_code, headers, body
         except Http404:
-            return 404, JSON_HEADERS, error_body("not_found", str(NotFound.default_detail))
+            return 404, JSON_HEADERS, _error(door, "not_found", str(NotFound.default_detail))
         except APIException as exc:  # authentication failures raised by the shared token functions
             code = "authentication_failed" if exc.status_code == 401 else "permission_denied"
             headers = JSON_HEADERS + ([("WWW-Authenticate", "Token")] if exc.status_code == 401 else [])
-            return exc.status_code, headers, error_body(code, str(exc.detail))
+            return exc.status_code, headers, _error(door, code, str(exc.detail))
         except Exception:
-            log.exception("predict failed for deployment %s", name)
-            return 500, JSON_HEADERS, error_body("server_error", "The server failed to handle this request; the error has been logged.")
+            log.exception("%s call failed for deployment %s", door, name)
+            return 500, JSON_HEADERS, _error(door, "server_error", "The server failed to handle this request; the error has been logged.")

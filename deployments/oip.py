@@ -5,13 +5,13 @@ extension that tritonclient uses by default). Tabular models take one input per
 feature, or one [N, F] tensor whose columns follow the schema's field order.
 """
 
-import json
 import struct
 
 import numpy as np
+import orjson
 
 from mlserve.errors import InvalidInput
-from models_registry.inputs import batch_from_columns
+from models_registry.inputs import ParsedInput, batch_from_columns, loads_json, numeric_matrix_batch
 from models_registry.runtimes import Prediction
 from models_registry.schema import Field
 
@@ -86,9 +86,11 @@ def parse_request(body: bytes, header_length: str | None) -> tuple[dict, dict[st
     """The JSON header and each input as an array of its declared shape."""
     try:
         json_size = int(header_length) if header_length else len(body)
-        header = json.loads(body[:json_size])
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise InvalidInput(f"The inference request is not valid JSON: {str(exc)[:200]}", code="malformed_request") from None
+    except ValueError:
+        raise InvalidInput("Inference-Header-Content-Length must be a number of bytes.", code="malformed_request") from None
+    if not 0 <= json_size <= len(body):
+        raise InvalidInput("Inference-Header-Content-Length is larger than the body.", code="malformed_request")
+    header = loads_json(body[:json_size])
     if not isinstance(header, dict) or not isinstance(header.get("inputs"), list) or not header["inputs"]:
         raise InvalidInput('An inference request needs "inputs": [{"name", "shape", "datatype", "data"}, ...].')
     binary = body[json_size:]
@@ -149,8 +151,22 @@ def to_columns(arrays: dict[str, np.ndarray], fields: list[Field]) -> tuple[dict
     raise InvalidInput(f"Unknown input(s) {', '.join(unknown)}; the model's inputs are {', '.join(by_name)}.")
 
 
+def _tensor_batch(arrays: dict[str, np.ndarray], fields: list[Field]) -> ParsedInput | None:
+    """One [N, F] numeric tensor for a model of F numeric fields: validated as one array (the
+    way MLServer takes a tensor), or None when a value needs the per-field path."""
+    if len(arrays) != 1 or not fields or any(f.is_tensor or f.type not in ("float", "double", "integer") for f in fields):
+        return None
+    (name, array), = arrays.items()
+    if name in {f.name for f in fields} or array.ndim != 2 or array.shape[1] != len(fields) or array.dtype.kind not in "biuf":
+        return None
+    return numeric_matrix_batch(array.astype(np.float64, copy=False), fields)
+
+
 def parse_inputs(body: bytes, header_length: str | None, fields: list[Field]):
     header, arrays = parse_request(body, header_length)
+    parsed = _tensor_batch(arrays, fields)
+    if parsed is not None:
+        return header, parsed
     columns, n_rows = to_columns(arrays, fields)
     return header, batch_from_columns(columns, n_rows, fields)
 
@@ -159,15 +175,16 @@ def parse_inputs(body: bytes, header_length: str | None, fields: list[Field]):
 
 
 def _tensor(name: str, values) -> dict:
+    """An output tensor; its data stays an array (written by orjson, or as binary)."""
     array = np.asarray(values)
     if array.dtype.kind in "OUS":
         return {"name": name, "datatype": "BYTES", "shape": list(array.shape), "data": [str(v) for v in array.reshape(-1)]}
     if array.dtype.kind == "b":
         datatype = "BOOL"
     else:
-        array = array.astype(np.float64) if array.dtype.kind == "f" else array.astype(np.int64)
+        array = array.astype(np.float64, copy=False) if array.dtype.kind == "f" else array.astype(np.int64, copy=False)
         datatype = NUMPY_TO_DATATYPE[array.dtype.name]
-    return {"name": name, "datatype": datatype, "shape": list(array.shape), "data": array.reshape(-1).tolist()}
+    return {"name": name, "datatype": datatype, "shape": list(array.shape), "data": array.reshape(-1)}
 
 
 def output_tensors(prediction: Prediction, version) -> list[dict]:
@@ -216,7 +233,7 @@ def build_response(header: dict, tensors: list[dict], deployment) -> tuple[bytes
     }
     if header.get("id"):
         answer["id"] = header["id"]
-    text = json.dumps(answer).encode()
+    text = orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY)
     if not blobs:
         return text, None
     return text + b"".join(blobs), len(text)

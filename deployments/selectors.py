@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404
 
 from accounts.models import User
 from deployments.models import Deployment, DeploymentKey, PredictionTask
-from mlserve.errors import NotAllowed
+from mlserve.errors import NotAllowed, NotFound
 from mlserve.ttl_cache import TtlCache, announce_change
 
 
@@ -53,6 +53,12 @@ def check_key_scope(auth, deployment: Deployment) -> None:
             f"This key belongs to deployment {auth.deployment.name!r} and cannot call {deployment.name!r}.",
             code="wrong_deployment_key",
         )
+
+
+def check_served_version(deployment: Deployment, version: str | None) -> None:
+    """An OIP path may name the version: it must be the one the deployment serves."""
+    if version not in (None, "") and str(version) != str(deployment.model_version.number):
+        raise NotFound(f"Deployment {deployment.name!r} serves version {deployment.model_version.number}, not {version}.")
 
 
 def deployment_for_request(request, name: str) -> Deployment:

@@ -4,10 +4,11 @@ paused check, concurrency slot, time limit, and one metrics record per call."""
 import time
 from collections.abc import Callable
 
-from deployments import limits, metrics, runners, services
+from deployments import limits, metrics, oip, runners, services
 from deployments.models import Deployment
 from mlserve.errors import ApplicationError
 from models_registry import prediction, scripts
+from models_registry.inputs import check_row_limit
 from models_registry.runners import client
 from models_registry.runners.client import RunnerFailed, RunnerSpec
 
@@ -64,7 +65,22 @@ def predict_sync(deployment: Deployment, *, data=None, upload=None) -> predictio
         result = prediction.predict(version, data=body, upload=upload, max_rows=deployment.max_rows, spec=runner)
         if upload is not None and client.defines(runner, "postprocess"):
             rows = scripts.uploaded_rows(result.parsed)
-        result.body = scripts.postprocess(runner, rows, result.body)
+        result.response = scripts.postprocess(runner, rows, result.body)
         return result, result.parsed.batch.n_rows
 
     return serve(deployment, "rest", work)
+
+
+def infer(deployment: Deployment, body: bytes, header_length: str | None) -> tuple[bytes, int | None]:
+    """An Open Inference Protocol call: (the answer's bytes, the JSON part's length when binary
+    tensors follow it). Same limits and runners as predict_sync; not scripted (the protocol
+    fixes the bodies)."""
+    version = deployment.model_version
+
+    def work():
+        header, parsed = oip.parse_inputs(body, header_length, version.input_fields)
+        check_row_limit(parsed.batch.n_rows, deployment.max_rows)
+        answer = prediction.run(client.bind(spec(deployment)), parsed)
+        return oip.build_response(header, oip.output_tensors(answer, version), deployment), parsed.batch.n_rows
+
+    return serve(deployment, "oip", work)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 
 import numpy as np
+import orjson
 
 from mlserve.errors import InvalidInput, TooLarge
 from models_registry.runtimes import Batch
@@ -381,6 +382,16 @@ def parse_records(records: list, fields: list[Field], first_row: int = 0, image_
 
 
 # ---- request bodies --------------------------------------------------------------
+
+
+def loads_json(data: bytes | str):
+    """The one JSON parser of request bodies, on every door (the fast path, DRF, OIP): orjson,
+    which refuses NaN, Infinity, numbers out of range and nesting past 1024 levels."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"The request body could not be parsed: JSON parse error - {exc}", code="malformed_request") from None
+
 
 
 def _depth(value) -> int:

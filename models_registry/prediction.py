@@ -25,10 +25,19 @@ from models_registry.schema import ModelInfo, fields_from_json
 
 @dataclass
 class Result:
-    body: dict
+    answer: outputs.Answer
     prediction: Prediction
     parsed: ParsedInput
     elapsed_ms: float
+    # What a deployment script's postprocess returned instead of the answer.
+    response: object = None
+
+    @property
+    def body(self):
+        return self.response if self.response is not None else self.answer.body
+
+    def to_json(self) -> bytes:
+        return outputs.dumps(self.response) if self.response is not None else self.answer.to_json()
 
 
 def version_info(version) -> ModelInfo:
@@ -92,5 +101,5 @@ def predict(version, *, data=None, upload=None, max_rows: int | None = None, spe
     started = time.perf_counter()
     parsed = parse_input(version, data=data, upload=upload, max_rows=max_rows)
     prediction = run(spec or spec_for_version(version), parsed)
-    body = outputs.answer(prediction, model_name=version.model.name, version=version.number, parsed=parsed)
-    return Result(body=body, prediction=prediction, parsed=parsed, elapsed_ms=(time.perf_counter() - started) * 1000)
+    answer = outputs.Answer(prediction, model_name=version.model.name, version=version.number, parsed=parsed)
+    return Result(answer=answer, prediction=prediction, parsed=parsed, elapsed_ms=(time.perf_counter() - started) * 1000)

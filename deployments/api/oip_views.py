@@ -10,8 +10,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from deployments import oip, selectors, serving
-from models_registry import prediction
-from models_registry.inputs import check_row_limit
 
 
 class OipView(APIView):
@@ -26,10 +24,7 @@ class OipView(APIView):
 
     def deployment(self, request, name: str, version: str | None = None):
         deployment = selectors.deployment_for_request(request, name)
-        if version not in (None, "") and str(version) != str(deployment.model_version.number):
-            from mlserve.errors import NotFound
-
-            raise NotFound(f"Deployment {name!r} serves version {deployment.model_version.number}, not {version}.")
+        selectors.check_served_version(deployment, version)
         return deployment
 
 
@@ -73,19 +68,13 @@ class InferView(OipView):
     @extend_schema(tags=["open inference protocol"], request=dict, responses={200: dict})
     def post(self, request, name: str, version: str | None = None):
         deployment = self.deployment(request, name, version)
-        model_version = deployment.model_version
+        body, json_size = serving.infer(deployment, request._request.body, request.headers.get("Inference-Header-Content-Length"))
+        return oip_response(body, json_size)
 
-        def work():
-            header, parsed = oip.parse_inputs(
-                request._request.body, request.headers.get("Inference-Header-Content-Length"), model_version.input_fields
-            )
-            check_row_limit(parsed.batch.n_rows, deployment.max_rows)
-            answer = prediction.run(serving.spec(deployment), parsed)
-            return oip.build_response(header, oip.output_tensors(answer, model_version), deployment), parsed.batch.n_rows
 
-        body, json_size = serving.serve(deployment, "oip", work)
-        if json_size is None:
-            return HttpResponse(body, content_type="application/json")
-        response = HttpResponse(body, content_type="application/octet-stream")
-        response["Inference-Header-Content-Length"] = str(json_size)
-        return response
+def oip_response(body: bytes, json_size: int | None) -> HttpResponse:
+    if json_size is None:
+        return HttpResponse(body, content_type="application/json")
+    response = HttpResponse(body, content_type="application/octet-stream")
+    response["Inference-Header-Content-Length"] = str(json_size)
+    return response

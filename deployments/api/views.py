@@ -1,4 +1,4 @@
-from django.http import FileResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -137,7 +137,7 @@ class DeploymentPredictView(APIView):
     def post(self, request, name: str):
         """Synchronous prediction: every body format of the model test (JSON rows or a file)."""
         deployment = selectors.deployment_for_request(request, name)
-        return Response(serving.predict_sync(deployment, **prediction_input(request)).body)
+        return HttpResponse(serving.predict_sync(deployment, **prediction_input(request)).to_json(), content_type="application/json")
 
 
 class DeploymentTasksView(APIView):

@@ -2,10 +2,11 @@
 
 import io
 
-from rest_framework.exceptions import ParseError, UnsupportedMediaType
+from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.parsers import BaseParser, FormParser, JSONParser, MultiPartParser
 
 from mlserve.errors import InvalidInput
+from models_registry.inputs import loads_json
 
 RAW_TYPES = {
     "text/csv": "body.csv",
@@ -21,13 +22,10 @@ RAW_TYPES = {
 
 
 class SafeJSONParser(JSONParser):
-    """JSON nested deeper than Python's parser recursion is a 400, not a crash."""
+    """JSON bodies through the input layer's one parser (the fast path and OIP use it too)."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        try:
-            return super().parse(stream, media_type, parser_context)
-        except RecursionError:
-            raise ParseError("JSON parse error - nested too deeply.") from None
+        return loads_json(stream.read() if stream is not None else b"")
 
 
 class RawFile(io.BytesIO):

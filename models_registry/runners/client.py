@@ -13,6 +13,7 @@ there, this process starts one (so `gunicorn mlserve.wsgi`, `qcluster`, tests an
 management commands all work without a separate service).
 """
 
+import atexit
 import dataclasses
 import fcntl
 import hashlib
@@ -167,27 +168,31 @@ class _Control:
         self.keeper: socket.socket | None = None  # one connection held open: we are a client
 
     def request(self, header: dict, fds=(), timeout: float | None = None) -> dict:
-        sock = self._checkout()
-        try:
-            sock.settimeout(timeout)
-            wire.send(sock, header, fds=fds)
-            reply, _ = wire.recv(sock, max_bytes=64 << 20)
-        except (wire.WireError, OSError) as exc:
-            sock.close()
-            raise Unavailable(f"The model runner service did not answer ({exc}); try again.", code="runner_unavailable") from None
-        with self.lock:
-            self.idle.append(sock)
-        return reply
+        for attempt in (1, 2):
+            sock, reused = self._checkout()
+            try:
+                sock.settimeout(timeout)
+                wire.send(sock, header, fds=fds)
+                reply, _ = wire.recv(sock, max_bytes=64 << 20)
+            except (wire.WireError, OSError) as exc:
+                sock.close()
+                if reused and attempt == 1:
+                    continue  # a connection to a supervisor that has since restarted
+                raise Unavailable(f"The model runner service did not answer ({exc}); try again.", code="runner_unavailable") from None
+            with self.lock:
+                self.idle.append(sock)
+            return reply
+        raise AssertionError("unreachable")
 
-    def _checkout(self) -> socket.socket:
+    def _checkout(self) -> tuple[socket.socket, bool]:
         with self.lock:
             if self.idle:
-                return self.idle.pop()
+                return self.idle.pop(), True
         sock = _connect_supervisor()
         with self.lock:
             if self.keeper is None:
                 self.keeper = _connect_supervisor()
-        return sock
+        return sock, False
 
     def reset(self) -> None:
         with self.lock:
@@ -387,12 +392,12 @@ def _end_replica(spec: RunnerSpec, path: str) -> None:
         pass
 
 
-def _checkout(path: str) -> socket.socket:
+def _checkout(path: str) -> tuple[socket.socket, bool]:
     with _lock:
         pool = _pools.get(path)
         if pool:
-            return pool.pop()
-    return _connect(Path(path))
+            return pool.pop(), True
+    return _connect(Path(path)), False
 
 
 def _checkin(path: str, sock: socket.socket) -> None:
@@ -411,7 +416,7 @@ def call(spec: RunnerSpec, header: dict, buffers=(), *, timeout: float | None = 
         handle = ensure(spec)
         path = handle.socket_path(spec.replica)
         try:
-            sock = _checkout(path)
+            sock, reused = _checkout(path)
         except OSError:
             # Nothing ran yet: the replica is gone (idle stop, crash). Start it again, once.
             _forget(spec.key)
@@ -421,6 +426,17 @@ def call(spec: RunnerSpec, header: dict, buffers=(), *, timeout: float | None = 
         try:
             sock.settimeout(max(0.001, timeout))
             wire.send(sock, header, buffers)
+        except TimeoutError:
+            sock.close()
+            _end_replica(spec, path)
+            raise ModelTimeout(f"The model's runner did not take the request within {timeout:g} s; it was stopped.") from None
+        except (wire.WireError, OSError):
+            sock.close()
+            _forget(spec.key)
+            if reused and attempt == 1:
+                continue  # a kept connection to a runner that ended since: nothing was delivered, try afresh
+            raise error_from(_control.request({"op": "why", "socket": path}, timeout=10), spec.label) from None
+        try:
             reply, reply_buffers = wire.recv(sock, max_bytes=MAX_REPLY_BYTES)
         except TimeoutError:
             sock.close()
@@ -502,3 +518,4 @@ def reset_process_state() -> None:
 
 
 os.register_at_fork(after_in_child=reset_process_state)
+atexit.register(_control.reset)

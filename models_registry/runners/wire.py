@@ -223,7 +223,7 @@ def put_prediction(prediction: Prediction, buffers: list) -> dict:
     if isinstance(predictions, np.ndarray) and predictions.dtype.kind in "biuf":
         spec["predictions"] = put_array(predictions, buffers)
     else:
-        spec["predictions_json"] = predictions if isinstance(predictions, list) else list(predictions)
+        spec["predictions_json"] = predictions.tolist() if isinstance(predictions, np.ndarray) else list(predictions)
     if prediction.probabilities is not None:
         spec["probabilities"] = put_array(np.asarray(prediction.probabilities, dtype=np.float64), buffers)
     return spec
@@ -231,11 +231,11 @@ def put_prediction(prediction: Prediction, buffers: list) -> dict:
 
 def get_prediction(spec: dict, buffers: list, n_rows: int) -> Prediction:
     if "predictions" in spec:
-        predictions = get_array(spec["predictions"], buffers).tolist()
+        predictions = get_array(spec["predictions"], buffers)
     else:
         predictions = spec.get("predictions_json")
-    if not isinstance(predictions, list) or len(predictions) != n_rows:
-        got = len(predictions) if isinstance(predictions, list) else type(predictions).__name__
+    if not isinstance(predictions, list | np.ndarray) or len(predictions) != n_rows:
+        got = len(predictions) if isinstance(predictions, list | np.ndarray) else type(predictions).__name__
         raise WireError(f"the model answered {got} rows for {n_rows} input rows")
     probabilities = None
     if spec.get("probabilities") is not None:

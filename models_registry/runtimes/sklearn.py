@@ -393,19 +393,19 @@ class SklearnPredictor:
         if self.forest is not None:
             if self.model_type == "classification":
                 proba = forest_average(self.forest, X, classify=True)
-                return Prediction(predictions=self.class_array[proba.argmax(axis=1)].tolist(), probabilities=proba, classes=self.classes)
-            return Prediction(predictions=forest_average(self.forest, X, classify=False).tolist())
+                return Prediction(predictions=self.class_array[proba.argmax(axis=1)], probabilities=proba, classes=self.classes)
+            return Prediction(predictions=forest_average(self.forest, X, classify=False))
         if self.model_type == "classification":
             if self.labels_from_proba:
                 finite = self.linear is not None and np.isfinite(X).all()
                 proba = self.linear(X) if finite else self.estimator.predict_proba(X)
-                labels = self.class_array[proba.argmax(axis=1)].tolist()
+                labels = self.class_array[proba.argmax(axis=1)]
                 return Prediction(predictions=labels, probabilities=proba, classes=self.classes)
             labels = [python_scalar(v) for v in self.estimator.predict(X)]
             proba = self.estimator.predict_proba(X) if self.has_proba else None
             return Prediction(predictions=labels, probabilities=proba, classes=self.classes)
         values = np.asarray(self.estimator.predict(X))
-        return Prediction(predictions=values.tolist())
+        return Prediction(predictions=values if values.ndim == 1 else values.tolist())
 
 
 def load(path: Path, info: ModelInfo) -> SklearnPredictor:

@@ -149,12 +149,12 @@ class XGBoostPredictor:
     def predict(self, batch: Batch) -> Prediction:
         X = batch.matrix(self.names, np.float32)
         if self.model_type != "classification":
-            return Prediction(predictions=self.booster.inplace_predict(X).tolist())
+            return Prediction(predictions=self.booster.inplace_predict(X))
 
         objective = self.objective
         if objective == "binary:hinge":
             labels = self.booster.inplace_predict(X).astype(int)
-            return Prediction(predictions=labels.tolist(), classes=self.classes)
+            return Prediction(predictions=labels, classes=self.classes)
         if objective == "multi:softmax":
             proba = _softmax(self.booster.inplace_predict(X, predict_type="margin"))
         elif objective == "binary:logitraw":
@@ -170,7 +170,7 @@ class XGBoostPredictor:
             labels = (proba[:, 1] > 0.5).astype(int)
         else:
             labels = proba.argmax(axis=1)
-        return Prediction(predictions=labels.tolist(), probabilities=proba, classes=self.classes)
+        return Prediction(predictions=labels, probabilities=proba, classes=self.classes)
 
 
 def load(path: Path, info: ModelInfo) -> XGBoostPredictor:

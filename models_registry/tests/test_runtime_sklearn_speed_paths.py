@@ -37,7 +37,7 @@ def test_the_predictor_answers_as_scikit_learn_on_a_frame_fitted_forest(tmp_path
     assert isinstance(predictor, SklearnPredictor) and predictor.forest is not None
     batch = Batch(columns={c: X[c].to_numpy() for c in X.columns}, n_rows=len(X))
     answer = predictor.predict(batch)
-    assert answer.predictions == forest.predict(X).tolist()
+    assert np.asarray(answer.predictions).tolist() == forest.predict(X).tolist()
     assert np.array_equal(answer.probabilities, forest.predict_proba(X))
 
 
@@ -73,7 +73,7 @@ def test_linear_proba_is_bit_identical_to_a_logistic_regressions_predict_proba(c
     assert predictor.linear is not None
     names = [f.name for f in info.inputs]
     answer = predictor.predict(Batch(columns={n: X[:, i] for i, n in enumerate(names)}, n_rows=len(X)))
-    assert answer.predictions == model.predict(X).tolist()
+    assert np.asarray(answer.predictions).tolist() == model.predict(X).tolist()
     assert np.array_equal(answer.probabilities, model.predict_proba(X))
 
 
