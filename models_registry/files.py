@@ -236,7 +236,7 @@ def _safe_member(name: str) -> bool:
     return not (path.parts and ":" in path.parts[0])  # C:/...
 
 
-def _member_infos(archive: zipfile.ZipFile, name: str) -> list[zipfile.ZipInfo]:
+def member_infos(archive: zipfile.ZipFile, name: str) -> list[zipfile.ZipInfo]:
     """The archive's files (not folders or macOS metadata), within the member cap and with safe names."""
     max_members = settings.MLSERVE_ZIP_MAX_MEMBERS
     infos = [i for i in archive.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")]
@@ -259,7 +259,7 @@ def read_zip_members(data_or_file, name: str) -> list[tuple[str, bytes]]:
     except zipfile.BadZipFile as exc:
         raise InvalidInput(f"{name}: the ZIP archive is damaged ({exc}).", code="invalid_file") from None
     with archive:
-        infos = _member_infos(archive, name)
+        infos = member_infos(archive, name)
         declared = sum(i.file_size for i in infos)
         if declared > max_bytes:
             raise TooLarge(
@@ -387,7 +387,7 @@ def _zip_chunks(path, name: str, fields: list[Field], config: dict | None, chunk
     except zipfile.BadZipFile as exc:
         raise InvalidInput(f"{name}: the ZIP archive is damaged ({exc}).", code="invalid_file") from None
     with archive:
-        infos = _member_infos(archive, name)
+        infos = member_infos(archive, name)
         if not infos:
             raise InvalidInput(f"{name}: the ZIP archive is empty.", code="empty_input")
         total = 0

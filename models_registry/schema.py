@@ -26,6 +26,8 @@ class Field:
     role: str = ""
     # Output probability fields: the class they belong to.
     label: Any = None
+    # What a tensor input holds when the artifact says so ("image"): it then takes image files.
+    media: str = ""
 
     @cached_property
     def is_tensor(self) -> bool:
@@ -40,8 +42,9 @@ class Field:
         for key in ("shape", "values", "interval", "label"):
             if data[key] is None:
                 del data[key]
-        if not data["role"]:
-            del data["role"]
+        for key in ("role", "media"):
+            if not data[key]:
+                del data[key]
         return data
 
     @classmethod

@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
 from accounts.models import User
-from mlserve.errors import ApplicationError, Conflict, NameTaken, NotAllowed, TooLarge
+from mlserve.errors import ApplicationError, Conflict, InvalidModel, NameTaken, NotAllowed, TooLarge
 from models_registry import artifacts, model_cache
 from models_registry.models import NAME_VALIDATOR, ModelVersion, RegisteredModel, artifact_path
 from models_registry.runtimes import CODE_FORMATS, Predictor, inspect_artifact
@@ -44,18 +44,49 @@ def validate_model_name(name: str) -> str:
     return name
 
 
-def _inspect_staged(staged: artifacts.StagedFile, user: User) -> tuple[str, str, ModelInfo, Predictor]:
+def _inspect_staged(staged: artifacts.StagedFile, user: User) -> tuple[artifacts.StagedFile, str, str, ModelInfo, Predictor]:
+    """The artifact's format, schema and loaded predictor. An MLflow model's ZIP gives way to
+    its flavor's artifact, staged on its own: that file, in its real format, is what is kept."""
     fmt, extension = detect_format(staged.path, staged.filename)
+    if fmt != "mlflow":
+        return (staged, *_inspect_file(staged, fmt, extension, user))
+    from models_registry import mlflow_models
+
+    inner, mlflow = mlflow_models.extract(staged)
+    staged.discard()
+    try:
+        fmt, extension = detect_format(inner.path, inner.filename)
+        if fmt == "mlflow":
+            raise InvalidModel("The MLflow model's artifact is itself a ZIP of an MLflow model.", code="invalid_mlflow_model")
+        inner.filename = staged.filename  # the name the user knows; details["mlflow"] names the artifact
+        return (inner, *_inspect_file(inner, fmt, extension, user, mlflow))
+    except BaseException:
+        inner.discard()
+        raise
+
+
+def _inspect_file(
+    staged: artifacts.StagedFile, fmt: str, extension: str, user: User, mlflow: dict | None = None
+) -> tuple[str, str, ModelInfo, Predictor]:
     # Some engines (xgboost) tell JSON from UBJSON by the file's extension.
     staged.path = staged.path.rename(staged.path.with_suffix(extension))
     if fmt in CODE_FORMATS and not can_upload_code(user):
         raise NotAllowed(
             "Pickle and joblib files run code when they are loaded, so only users with the "
             "'upload code' permission may upload them. Save the model with skops (skops.io.dump) "
-            "or convert it to ONNX (skl2onnx), and upload that instead.",
+            "or convert it to ONNX (skl2onnx), and upload that instead."
+            + (" (This MLflow model's artifact is a pickle.)" if mlflow else ""),
             code="code_upload_forbidden",
         )
-    info, predictor = inspect_artifact(staged.path, fmt)
+    if mlflow is None:
+        info, predictor = inspect_artifact(staged.path, fmt)
+        return fmt, extension, info, predictor
+    from models_registry import mlflow_models
+
+    info, predictor = inspect_artifact(
+        staged.path, fmt, adjust=lambda info: mlflow_models.apply_signature(info, mlflow), probe=mlflow.get("input_example")
+    )
+    info.details["mlflow"] = mlflow
     return fmt, extension, info, predictor
 
 
@@ -88,10 +119,10 @@ def _store_version(
 
 
 def _upload(*, model: RegisteredModel | None, owner: User, name: str, description: str, upload) -> ModelVersion:
-    staged = artifacts.stage_upload(upload)
+    uploaded = staged = artifacts.stage_upload(upload)
     stored_name = None
     try:
-        fmt, extension, info, predictor = _inspect_staged(staged, owner)
+        staged, fmt, extension, info, predictor = _inspect_staged(staged, owner)
         try:
             with transaction.atomic():
                 if model is None:
@@ -115,6 +146,7 @@ def _upload(*, model: RegisteredModel | None, owner: User, name: str, descriptio
                 artifacts.remove([stored_name])
             raise
     finally:
+        uploaded.discard()
         staged.discard()
     model_cache.put_predictor(version, predictor)
     log.info("model %s v%s uploaded by %s (%s, %s)", model.name, version.number, owner, fmt, info.algorithm)

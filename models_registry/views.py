@@ -11,9 +11,9 @@ from mlserve.errors import ApplicationError, InvalidInput, NameTaken
 from mlserve.templatetags.tables import sorted_queryset
 from models_registry import prediction, scripts, selectors, services
 from models_registry.forms import ModelEditForm, ModelUploadForm, PredictionForm, PreprocessingForm, VersionUploadForm
-from models_registry.images import image_field
+from models_registry.images import image_field, offered_config
 from models_registry.runtimes import FORMAT_LABELS
-from models_registry.samples import sample_record
+from models_registry.samples import example_record, sample_record
 
 
 @login_required
@@ -159,7 +159,9 @@ def test_page(request, *, version, predict, api_url: str) -> dict:
     image_input = image_field(fields)
     config = prediction.image_config(version)
     image_name = image_input.name if image_input and config else None
-    sample = sample_record(fields)
+    # A tensor not taken for an image may still be one (a flat 8x8 digit): offered, folded away.
+    offered = offered_config(image_input) if image_input and not config else None
+    sample = example_record(version)
     mode = request.POST.get("mode", "form")
     form = PredictionForm(request.POST if mode == "form" else None, request.FILES or None, schema=fields, image_input=image_name)
     context = {
@@ -167,7 +169,10 @@ def test_page(request, *, version, predict, api_url: str) -> dict:
         "form": form,
         "json_text": json.dumps({"inputs": sample}, indent=2),
         "sample": sample,
-        "preprocessing_form": PreprocessingForm.from_config(config, request.POST if mode == "preprocessing" else None) if config else None,
+        "preprocessing_form": PreprocessingForm.from_config(config or offered, request.POST if mode == "preprocessing" else None)
+        if config or offered
+        else None,
+        "preprocessing_offered": bool(offered),
         "error": None,
         "result": None,
         "rows": [],

@@ -12,6 +12,7 @@ and a probe prediction on a sample built from the extracted schema.
 
 import importlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -63,6 +64,8 @@ class Prediction:
 ENGINE_OPTIONS = {
     "onnx_threads": 1,
     "xgboost_threads": 1,
+    "lightgbm_threads": 1,
+    "catboost_threads": 1,
     "java_path": None,
     "java_opts": "-Xmx1g -XX:+UseSerialGC -Xshare:auto",
 }
@@ -76,6 +79,8 @@ FORMAT_LABELS = {
     "pmml": "PMML",
     "onnx": "ONNX",
     "xgboost": "XGBoost",
+    "lightgbm": "LightGBM",
+    "catboost": "CatBoost",
     "skops": "scikit-learn (skops)",
     "pickle": "scikit-learn / pickle",
 }
@@ -90,6 +95,10 @@ def runtime_for(fmt: str) -> ModuleType:
         from models_registry.runtimes import onnx as module
     elif fmt == "xgboost":
         from models_registry.runtimes import xgboost as module
+    elif fmt == "lightgbm":
+        from models_registry.runtimes import lightgbm as module
+    elif fmt == "catboost":
+        from models_registry.runtimes import catboost as module
     elif fmt in ("skops", "pickle"):
         from models_registry.runtimes import sklearn as module
     else:
@@ -101,6 +110,8 @@ ENGINE_LIBRARIES = {
     "pmml": ("pypmml",),
     "onnx": ("onnx", "onnxruntime"),
     "xgboost": ("xgboost",),
+    "lightgbm": ("lightgbm",),
+    "catboost": ("catboost",),
     "skops": ("sklearn", "skops.io"),
     "pickle": ("sklearn", "joblib"),
 }
@@ -115,13 +126,21 @@ def resident_bytes() -> int:
         return 0
 
 
-def inspect_artifact(path: Path, fmt: str) -> tuple[ModelInfo, Predictor]:
+def inspect_artifact(
+    path: Path, fmt: str, *, adjust: Callable[[ModelInfo], bool] | None = None, probe: dict | None = None
+) -> tuple[ModelInfo, Predictor]:
     """Load the artifact, extract its schema and prove it predicts on a sample row.
+
+    adjust(info) may amend the schema (an MLflow signature); when it renames inputs it
+    returns True and the predictor is built again with the new names. probe is a request
+    body to try instead of the sample row (an MLflow input example); if it does not fit
+    the schema, the sample row is tried and details["probe_note"] says why.
 
     Also estimates the memory the loaded model takes (details["memory_bytes"]): the
     growth of this process while loading it, engines already imported, and never
     less than the file's size. PMML models live in the JVM: 4x the document."""
-    from models_registry.inputs import batch_from_records
+    from mlserve.errors import InvalidInput
+    from models_registry.inputs import batch_from_records, parse_json_body
     from models_registry.samples import sample_record
 
     module = runtime_for(fmt)
@@ -132,19 +151,29 @@ def inspect_artifact(path: Path, fmt: str) -> tuple[ModelInfo, Predictor]:
     size = path.stat().st_size
     grown = max(0, resident_bytes() - before)
     info.details["memory_bytes"] = 4 * size if fmt == "pmml" else max(grown, size)
-    try:
+    if adjust is not None and adjust(info):
+        predictor = module.load(path, info)
+    batch = None
+    if probe is not None:
+        try:
+            batch = parse_json_body(probe, info.inputs).batch
+        except InvalidInput as exc:
+            info.details["probe_note"] = f"The input example does not fit the schema ({exc.message}); a sample row was tried instead."
+    if batch is None:
         batch = batch_from_records([sample_record(info.inputs)], info.inputs)
+    try:
         prediction = predictor.predict(batch)
     except InvalidModel:
         raise
     except Exception as exc:  # the model's own code failed: that is the finding
+        what = "its input example" if probe is not None and "probe_note" not in info.details else "a sample input built from its schema"
         raise InvalidModel(
-            f"The model loaded but failed to predict on a sample input built from its schema: {exc}",
+            f"The model loaded but failed to predict on {what}: {exc}",
             code="probe_failed",
         ) from exc
-    if len(prediction.predictions) != 1:
+    if len(prediction.predictions) != batch.n_rows:
         raise InvalidModel(
-            f"The model answered {len(prediction.predictions)} rows for 1 input row.", code="probe_failed"
+            f"The model answered {len(prediction.predictions)} rows for {batch.n_rows} input rows.", code="probe_failed"
         )
     return info, predictor
 
