@@ -7,7 +7,8 @@ from typing import Any
 # Scalar types a field may have; tensor fields are "tensor(<element type>)".
 NUMERIC_TYPES = {"float", "double", "integer"}
 SCALAR_TYPES = NUMERIC_TYPES | {"string", "boolean"}
-OPTYPES = ("continuous", "categorical", "ordinal")
+# "text": free text a model tokenises itself (a TfidfVectorizer pipeline, a CatBoost text feature).
+OPTYPES = ("continuous", "categorical", "ordinal", "text")
 
 
 @dataclass

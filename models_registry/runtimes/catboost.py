@@ -84,7 +84,7 @@ def _input_fields(model) -> list[Field]:
         if i in categorical:
             fields.append(Field(name=name, type="string", optype="categorical"))
         elif i in text:
-            fields.append(Field(name=name, type="string", optype="categorical", description="text"))
+            fields.append(Field(name=name, type="string", optype="text"))
         else:
             fields.append(Field(name=name, type="double"))
     return fields
@@ -121,8 +121,8 @@ def inspect(path: Path, fmt: str = "catboost") -> tuple[ModelInfo, "CatBoostPred
     details = {
         "loss_function": loss,
         "trees": model.tree_count_,
-        "categorical": [f.name for f in inputs if f.optype == "categorical" and f.description != "text"],
-        "text": [f.name for f in inputs if f.description == "text"],
+        "categorical": [f.name for f in inputs if f.optype == "categorical"],
+        "text": [f.name for f in inputs if f.optype == "text"],
     }
     if threshold:
         details["probability_threshold"] = float(threshold)
@@ -144,8 +144,8 @@ class CatBoostPredictor:
     def __init__(self, model, info: ModelInfo):
         self.model = model
         self.names = [f.name for f in info.inputs]
-        self.categorical = [i for i, f in enumerate(info.inputs) if f.type == "string" and f.description != "text"]
-        self.text = [i for i, f in enumerate(info.inputs) if f.description == "text"]
+        self.categorical = [i for i, f in enumerate(info.inputs) if f.optype == "categorical"]
+        self.text = [i for i, f in enumerate(info.inputs) if f.optype == "text"]
         self.model_type = info.model_type
         self.classes = info.classes
         self.threshold = info.details.get("probability_threshold", 0.5)

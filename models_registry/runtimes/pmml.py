@@ -397,6 +397,10 @@ def _most_probable(proba: np.ndarray, classes: list) -> list:
 
 
 def _json_value(value):
+    if isinstance(value, np.float32):
+        # The decimal that was sent (5.1), not its float32 widened to 5.099999904632568: PMML4S
+        # compares inputs with the document's thresholds in double precision.
+        return None if np.isnan(value) else float(str(value))
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and np.isnan(value):

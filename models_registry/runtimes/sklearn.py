@@ -152,7 +152,7 @@ def _takes_text(estimator) -> bool:
 
 def _input_fields(estimator) -> list[Field]:
     if _takes_text(estimator):
-        return [Field(name=TEXT_INPUT, type="string", description="one text per row")]
+        return [Field(name=TEXT_INPUT, type="string", optype="text", description="one text per row")]
     names = getattr(estimator, "feature_names_in_", None)
     if names is not None:
         names = [str(n) for n in names]
