@@ -36,15 +36,15 @@ def serve(deployment: Deployment, source: str, work: Callable[[], tuple[object, 
         )
 
 
-def predict_sync(deployment: Deployment, *, data=None, upload=None) -> prediction.Result:
+def predict_sync(deployment: Deployment, *, data=None, upload=None, sampling=None) -> prediction.Result:
     def work():
         if deployment.script is None:
-            result = prediction.predict(deployment.model_version, data=data, upload=upload, max_rows=deployment.max_rows)
+            result = prediction.predict(deployment.model_version, data=data, upload=upload, max_rows=deployment.max_rows, sampling=sampling)
             return result, result.parsed.batch.n_rows
         # The deployment's script: preprocess turns a JSON body into rows, postprocess shapes the answer.
         host = scripts.host_for(deployment.script)
         body, rows = scripts.preprocess(host, data) if data is not None else (None, None)
-        result = prediction.predict(deployment.model_version, data=body, upload=upload, max_rows=deployment.max_rows)
+        result = prediction.predict(deployment.model_version, data=body, upload=upload, max_rows=deployment.max_rows, sampling=sampling)
         if upload is not None and host.defines("postprocess"):
             rows = scripts.uploaded_rows(result.parsed)
         result.body = scripts.postprocess(host, rows, result.body)

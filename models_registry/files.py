@@ -1,4 +1,4 @@
-"""Files sent for prediction: CSV/TSV, JSON lines, text, images and ZIPs of those.
+"""Files sent for prediction: CSV/TSV, JSON lines, text, images, videos and ZIPs of those.
 
 The kind is told from the content (and the name as a hint). Tables are read in
 chunks so that a batch job never holds a large file in memory; a request reads
@@ -17,7 +17,7 @@ import pandas as pd
 from django.conf import settings
 
 from mlserve.errors import InvalidInput, TooLarge
-from models_registry import images
+from models_registry import images, video
 from models_registry.inputs import (
     ParsedInput,
     batch_from_columns,
@@ -52,6 +52,8 @@ def file_kind(head: bytes, name: str) -> str:
         return "zip"
     if images.looks_like_image(head):
         return "image"
+    if video.looks_like_video(head):
+        return "video"
     if suffix in JSONL_EXTENSIONS:
         return "jsonl"
     if suffix == ".json":
@@ -215,16 +217,53 @@ def iter_text_lines(text: str, fields: list[Field], name: str) -> ParsedInput:
 # ---- images and archives ---------------------------------------------------------
 
 
-def parse_images(items: list[tuple[str, bytes]], fields: list[Field], config: dict | None) -> ParsedInput:
+def _image_input(fields: list[Field]) -> Field:
     field = images.image_field(fields)
     if field is None:
         raise InvalidInput(
             "This model does not take images: its inputs are " + ", ".join(f"{f.name} ({f.type})" for f in fields) + ".",
             code="invalid_file",
         )
+    return field
+
+
+def parse_images(items: list[tuple[str, bytes]], fields: list[Field], config: dict | None) -> ParsedInput:
+    field = _image_input(fields)
     tensors = [images.tensor_from_image_bytes(data, field, config, name) for name, data in items]
     parsed = batch_from_columns({field.name: tensors}, len(tensors), fields)
     parsed.row_sources = [name for name, _ in items]
+    return parsed
+
+
+def iter_video(source, name: str, fields: list[Field], config: dict | None, sampling, chunk_rows: int) -> Iterator[ParsedInput]:
+    """A video's sampled frames through the model's image preprocessing, chunk_rows frames at a time."""
+    field = _image_input(fields)
+    config = images.require_config(field, config, name)
+    stamps, tensors = [], []
+    for timestamp, image in video.frames(source, name, sampling):
+        stamps.append(round(timestamp, 6))
+        tensors.append(images.image_to_tensor(image, config))
+        if len(tensors) == chunk_rows:
+            yield _video_chunk(name, stamps, tensors, fields)
+            stamps, tensors = [], []
+    if tensors:
+        yield _video_chunk(name, stamps, tensors, fields)
+
+
+def _video_chunk(name: str, stamps: list[float], tensors: list, fields: list[Field]) -> ParsedInput:
+    parsed = batch_from_columns({_image_input(fields).name: tensors}, len(tensors), fields)
+    parsed.row_sources = [name] * len(tensors)
+    parsed.timestamps = stamps
+    parsed.raw = pd.DataFrame({"source": parsed.row_sources, "timestamp": stamps})
+    return parsed
+
+
+def parse_video(data: bytes, name: str, fields: list[Field], config: dict | None, sampling, max_rows: int) -> ParsedInput:
+    """A whole video for a synchronous request: every sampled frame, within the row limit."""
+    chunks = iter_video(io.BytesIO(data), name, fields, config, sampling, max_rows + 1)
+    parsed = next(chunks)
+    check_row_limit(parsed.batch.n_rows, max_rows)
+    chunks.close()
     return parsed
 
 
@@ -314,7 +353,9 @@ def _concat(parts: list[ParsedInput], sources: list[str]) -> ParsedInput:
     return ParsedInput(batch=Batch(columns=columns, n_rows=len(sources)), ignored_fields=ignored, row_sources=sources)
 
 
-def parse_bytes(data: bytes, name: str, fields: list[Field], config: dict | None, max_rows: int) -> ParsedInput:
+def parse_bytes(
+    data: bytes, name: str, fields: list[Field], config: dict | None, max_rows: int, sampling: video.Sampling | None = None
+) -> ParsedInput:
     """One whole file, already in memory, for a synchronous request."""
     if not data:
         raise InvalidInput(f"{name}: the file is empty.", code="empty_input")
@@ -323,6 +364,8 @@ def parse_bytes(data: bytes, name: str, fields: list[Field], config: dict | None
         return parse_zip(data, name, fields, config, max_rows)
     if kind == "image":
         return parse_images([(name, data)], fields, config)
+    if kind == "video":
+        return parse_video(data, name, fields, config, sampling, max_rows)
     text = _decode(data, name)
     if kind == "json":
         try:
@@ -355,7 +398,7 @@ def _count_lines(binary) -> int:
     return count + (0 if last == b"\n" else 1)
 
 
-def count_rows(path, name: str) -> int | None:
+def count_rows(path, name: str, sampling: video.Sampling | None = None) -> int | None:
     """Rows in a file without parsing it (one fast pass), for progress; None when unknown."""
     with open(path, "rb") as f:
         head = f.read(512)
@@ -363,6 +406,8 @@ def count_rows(path, name: str) -> int | None:
         kind = file_kind(head, name)
         if kind == "image":
             return 1
+        if kind == "video":
+            return video.count_frames(path, name, sampling)
         if kind in ("csv", "text"):
             return max(0, _count_lines(f) - (1 if kind == "csv" else 0))
         if kind == "jsonl":
@@ -439,11 +484,16 @@ def _text_chunks(stream, name: str, fields: list[Field], chunk_rows: int) -> Ite
         yield from iter_table(stream, fields, name, chunk_rows)
 
 
-def iter_path(path, name: str, fields: list[Field], config: dict | None, chunk_rows: int) -> Iterator[ParsedInput]:
+def iter_path(
+    path, name: str, fields: list[Field], config: dict | None, chunk_rows: int, sampling: video.Sampling | None = None
+) -> Iterator[ParsedInput]:
     """A whole input file as validated chunks of at most chunk_rows rows, never all in memory."""
     with open(path, "rb") as f:
         head = f.read(512)
     kind = file_kind(head, name)
+    if kind == "video":
+        yield from iter_video(str(path), name, fields, config, sampling, chunk_rows)
+        return
     if kind == "zip":
         yield from _zip_chunks(path, name, fields, config, chunk_rows)
         return

@@ -180,7 +180,8 @@ def image_to_tensor(image, config: dict) -> np.ndarray:
     return array
 
 
-def tensor_from_image_bytes(data: bytes, field: Field, config: dict | None, name: str = "image") -> np.ndarray:
+def require_config(field: Field, config: dict | None, name: str = "image") -> dict:
+    """The config an image goes through for this field, or why no image can feed it."""
     config = config or default_config(field)
     if config is None:
         shown = "".join(f"[{', '.join(str(d) for d in field.shape or [])}]")
@@ -189,4 +190,8 @@ def tensor_from_image_bytes(data: bytes, field: Field, config: dict | None, name
             "an image becomes it (size, mode, layout) on the model's Test tab, or with PATCH and \"preprocessing\".",
             code="invalid_file",
         )
-    return image_to_tensor(open_image(data, name), config)
+    return config
+
+
+def tensor_from_image_bytes(data: bytes, field: Field, config: dict | None, name: str = "image") -> np.ndarray:
+    return image_to_tensor(open_image(data, name), require_config(field, config, name))

@@ -44,6 +44,8 @@ def answer(prediction: Prediction, *, model_name: str, version: int, parsed: Par
     if parsed is not None:
         if parsed.row_sources:
             body["sources"] = parsed.row_sources
+        if parsed.timestamps is not None:
+            body["timestamps"] = parsed.timestamps
         if parsed.ignored_fields:
             body["ignored_fields"] = parsed.ignored_fields
     return body

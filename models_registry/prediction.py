@@ -34,13 +34,15 @@ def image_config(version) -> dict | None:
     return version.preprocessing or default_config(field)
 
 
-def parse_input(version, *, data=None, upload=None, max_rows: int | None = None) -> ParsedInput:
-    """A JSON body (already decoded) or an uploaded file, validated against the version's inputs."""
+def parse_input(version, *, data=None, upload=None, max_rows: int | None = None, sampling=None) -> ParsedInput:
+    """A JSON body (already decoded) or an uploaded file, validated against the version's inputs.
+    sampling (models_registry.video.Sampling) picks a video's frames."""
     max_rows = max_rows or settings.MLSERVE_MAX_ROWS_PER_REQUEST
     fields = version.input_fields
     if upload is not None:
         content = upload.read()
-        return files.parse_bytes(content, getattr(upload, "name", "") or "upload", fields, image_config(version), max_rows)
+        name = getattr(upload, "name", "") or "upload"
+        return files.parse_bytes(content, name, fields, image_config(version), max_rows, sampling)
     if data is None:
         raise InvalidInput(
             'The request has no body. Send JSON such as {"inputs": {...}} or a multipart "file".', code="empty_input"
@@ -62,9 +64,9 @@ def run(version, parsed: ParsedInput) -> Prediction:
         ) from exc
 
 
-def predict(version, *, data=None, upload=None, max_rows: int | None = None) -> Result:
+def predict(version, *, data=None, upload=None, max_rows: int | None = None, sampling=None) -> Result:
     started = time.perf_counter()
-    parsed = parse_input(version, data=data, upload=upload, max_rows=max_rows)
+    parsed = parse_input(version, data=data, upload=upload, max_rows=max_rows, sampling=sampling)
     prediction = run(version, parsed)
     body = outputs.answer(prediction, model_name=version.model.name, version=version.number, parsed=parsed)
     return Result(body=body, prediction=prediction, parsed=parsed, elapsed_ms=(time.perf_counter() - started) * 1000)

@@ -1,5 +1,6 @@
 import json
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -14,6 +15,7 @@ from models_registry.forms import ModelEditForm, ModelUploadForm, PredictionForm
 from models_registry.images import image_field, offered_config
 from models_registry.runtimes import FORMAT_LABELS
 from models_registry.samples import example_record, sample_record
+from models_registry.video import Sampling
 
 
 @login_required
@@ -134,6 +136,7 @@ def result_rows(result: prediction.Result) -> list[dict]:
     """Per input row: where it came from, the prediction, and the class probabilities (for bars)."""
     body = result.body
     sources = body.get("sources") or []
+    timestamps = body.get("timestamps") or []
     probabilities = body.get("probabilities") or []
     rows = []
     for i, value in enumerate(body["predictions"][:MAX_RESULT_ROWS_SHOWN]):
@@ -142,6 +145,7 @@ def result_rows(result: prediction.Result) -> list[dict]:
             {
                 "index": i,
                 "source": sources[i] if i < len(sources) else "",
+                "timestamp": timestamps[i] if i < len(timestamps) else None,
                 "prediction": value if not isinstance(value, (dict, list)) else json.dumps(value)[:500],
                 "probabilities": [
                     {"label": label, "p": p, "percent": round(p * 100, 1), "top": str(label) == str(value)}
@@ -178,6 +182,8 @@ def test_page(request, *, version, predict, api_url: str) -> dict:
         "rows": [],
         "curl": api_examples.curl_json(api_url, {"inputs": sample}),
         "has_image_input": bool(image_name),
+        "text_input": fields[0].name if len(fields) == 1 and fields[0].type == "string" else None,
+        "video_default_fps": settings.MLSERVE_VIDEO_DEFAULT_FPS,
     }
     if request.method != "POST" or mode not in ("form", "json", "file"):
         return context
@@ -198,9 +204,10 @@ def test_page(request, *, version, predict, api_url: str) -> dict:
         else:
             upload = request.FILES.get("file")
             if upload is None:
-                raise InvalidInput("Choose a file to upload (CSV, TSV, JSON lines, text, an image or a ZIP).")
+                raise InvalidInput("Choose a file to upload (CSV, TSV, JSON lines, text, an image, a video or a ZIP).")
             context["curl"] = api_examples.curl_file(api_url, upload.name)
-            result = predict(upload=upload)
+            sampling = Sampling.from_params(request.POST)
+            result = predict(upload=upload, sampling=sampling) if sampling else predict(upload=upload)
     except ApplicationError as exc:
         context["error"] = exc
         field_errors = exc.details.get("fields", {}) if isinstance(exc.details, dict) else {}
