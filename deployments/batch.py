@@ -94,7 +94,7 @@ def check_input(task: PredictionTask) -> int | None:
         return parse_json_body(body, version.input_fields, prediction.image_config(version)).batch.n_rows
     for _ in _chunks(task, version, CHECK_ROWS):
         break
-    return files.count_rows(task_files.input_path(task), task.input_name, _sampling(task))
+    return files.count_rows(task_files.input_path(task), task.input_name, _sampling(task), version.input_fields)
 
 
 # ---- result files ------------------------------------------------------------------
@@ -143,7 +143,7 @@ class ResultWriter:
     def write(self, parsed: ParsedInput, answer) -> None:
         line = {"predictions": answer.predictions}
         if answer.probabilities is not None:
-            line["probabilities"] = np.asarray(answer.probabilities, dtype=np.float64)
+            line["probabilities"] = np.ascontiguousarray(answer.probabilities, dtype=np.float64)
         if parsed.row_sources:
             line["sources"] = parsed.row_sources
         if parsed.timestamps is not None:

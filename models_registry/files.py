@@ -203,15 +203,27 @@ def _json_records(records: list, fields: list[Field], first_row: int) -> ParsedI
     return parsed
 
 
-def iter_text_lines(text: str, fields: list[Field], name: str) -> ParsedInput:
-    """Plain text: one row per line for a model with one string input; otherwise a CSV."""
-    strings = [f for f in fields if f.type == "string"]
-    if len(fields) == 1 and strings:
-        lines = [line for line in text.splitlines() if line.strip()]
-        if not lines:
-            raise InvalidInput(f"{name}: the file has no text.", code="empty_input")
-        return batch_from_columns({fields[0].name: lines}, len(lines), fields)
-    return None
+def takes_one_text(fields: list[Field]) -> bool:
+    """A model with one string input reads a plain text file as one row per line (otherwise: a CSV)."""
+    return len(fields) == 1 and fields[0].type == "string"
+
+
+def iter_text_lines(lines, fields: list[Field], name: str, chunk_rows: int) -> Iterator[ParsedInput]:
+    """Plain text for a model with one string input: each non-empty line is a row, commas and all."""
+    texts, first_row = [], 0
+    for line in lines:
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            continue
+        texts.append(line)
+        if len(texts) == chunk_rows:
+            yield batch_from_columns({fields[0].name: texts}, len(texts), fields, first_row)
+            first_row += len(texts)
+            texts = []
+    if texts:
+        yield batch_from_columns({fields[0].name: texts}, len(texts), fields, first_row)
+    elif first_row == 0:
+        raise InvalidInput(f"{name}: the file has no text.", code="empty_input")
 
 
 # ---- images and archives ---------------------------------------------------------
@@ -375,11 +387,10 @@ def parse_bytes(
         parsed = parse_json_body(body, fields, config)
         check_row_limit(parsed.batch.n_rows, max_rows)
         return parsed
-    if kind == "text":
-        parsed = iter_text_lines(text, fields, name)
-        if parsed is not None:
-            check_row_limit(parsed.batch.n_rows, max_rows)
-            return parsed
+    if kind == "text" and takes_one_text(fields):
+        parsed = next(iter_text_lines(io.StringIO(text), fields, name, max_rows + 1))
+        check_row_limit(parsed.batch.n_rows, max_rows)
+        return parsed
     stream = io.StringIO(text)
     reader = iter_json_lines(stream, fields, name, max_rows + 1) if kind == "jsonl" else iter_table(stream, fields, name, max_rows + 1)
     parsed = next(reader)
@@ -398,7 +409,7 @@ def _count_lines(binary) -> int:
     return count + (0 if last == b"\n" else 1)
 
 
-def count_rows(path, name: str, sampling: video.Sampling | None = None) -> int | None:
+def count_rows(path, name: str, sampling: video.Sampling | None = None, fields: list[Field] | None = None) -> int | None:
     """Rows in a file without parsing it (one fast pass), for progress; None when unknown."""
     with open(path, "rb") as f:
         head = f.read(512)
@@ -408,6 +419,8 @@ def count_rows(path, name: str, sampling: video.Sampling | None = None) -> int |
             return 1
         if kind == "video":
             return video.count_frames(path, name, sampling)
+        if kind == "text" and fields is not None and takes_one_text(fields):
+            return sum(1 for line in f if line.strip())
         if kind in ("csv", "text"):
             return max(0, _count_lines(f) - (1 if kind == "csv" else 0))
         if kind == "jsonl":
@@ -514,13 +527,9 @@ def iter_path(
         raise InvalidInput(f"{name}: this is a binary file, not text; send a CSV, JSON lines, text or an image.", code="invalid_file")
     with open(path, encoding="utf-8-sig", newline="") as stream:
         try:
-            if kind == "text":
-                text = stream.read()
-                parsed = iter_text_lines(text, fields, name)
-                if parsed is not None:
-                    yield parsed
-                    return
-                stream = io.StringIO(text)
+            if kind == "text" and takes_one_text(fields):
+                yield from iter_text_lines(stream, fields, name, chunk_rows)
+                return
             yield from _text_chunks(stream, name, fields, chunk_rows)
         except UnicodeDecodeError as exc:
             raise InvalidInput(f"{name}: the text is not UTF-8 (position {exc.start}); save the file as UTF-8.", code="invalid_file") from None

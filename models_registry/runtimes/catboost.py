@@ -163,7 +163,8 @@ class CatBoostPredictor:
         data = self._pool(batch)
         if self.model_type != "classification":
             return Prediction(predictions=np.asarray(self.model.predict(data, thread_count=self.threads)).tolist())
-        proba = np.asarray(self.model.predict(data, prediction_type="Probability", thread_count=self.threads), dtype=np.float64)
+        # CatBoost answers a column-major array: made row-major, as every other runtime's.
+        proba = np.ascontiguousarray(self.model.predict(data, prediction_type="Probability", thread_count=self.threads), dtype=np.float64)
         if proba.shape[1] == 2:
             index = (proba[:, 1] > self.threshold).astype(int)
         else:
