@@ -228,7 +228,7 @@ MLSERVE_MAX_IMAGE_PIXELS = envint("MLSERVE_MAX_IMAGE_PIXELS", 40_000_000)
 # Videos sent to image models: decoded here, bounded before and while decoding (413 beyond).
 MLSERVE_VIDEO_MAX_SECONDS = envint("MLSERVE_VIDEO_MAX_SECONDS", 600)
 MLSERVE_VIDEO_MAX_PIXELS = envint("MLSERVE_VIDEO_MAX_PIXELS", 1920 * 1080)
-MLSERVE_VIDEO_MAX_FRAMES = envint("MLSERVE_VIDEO_MAX_FRAMES", 1000)
+MLSERVE_VIDEO_MAX_FRAMES = envint("MLSERVE_VIDEO_MAX_FRAMES", 300)
 # Frames sampled per second when a request does not say (?fps= or ?every_n_frames=).
 MLSERVE_VIDEO_DEFAULT_FPS = envint("MLSERVE_VIDEO_DEFAULT_FPS", 1)
 
