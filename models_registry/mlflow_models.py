@@ -23,7 +23,7 @@ from django.conf import settings
 from mlserve.errors import InvalidInput, InvalidModel, TooLarge
 from models_registry import artifacts
 from models_registry.files import member_infos
-from models_registry.schema import Field, ModelInfo
+from models_registry.schema import ModelInfo
 
 # Flavors whose artifact mlserve serves, in the order one is preferred, with the key that
 # names the artifact in the flavor's MLmodel section.
@@ -31,7 +31,6 @@ FLAVORS = {"onnx": "data", "xgboost": "data", "lightgbm": "data", "catboost": "d
 MAX_MLMODEL_BYTES = 1_000_000
 MAX_EXAMPLE_BYTES = 1_000_000
 MAX_EXAMPLE_ROWS = 100
-MLFLOW_TYPES = {"double": "double", "float": "float", "long": "integer", "integer": "integer", "boolean": "boolean", "string": "string"}
 # Names a runtime makes up when the artifact has none: MLflow's signature knows better.
 GENERIC_NAME = re.compile(r"^(x|f|Column_|feature_|)\d+$")
 RENAMABLE_FORMATS = {"xgboost", "lightgbm", "skops", "pickle"}
@@ -222,8 +221,8 @@ def extract(staged: artifacts.StagedFile) -> tuple[artifacts.StagedFile, dict]:
 
 def apply_signature(info: ModelInfo, meta: dict) -> bool:
     """Take the signature's column names where the artifact has only made-up ones (x0, f1,
-    Column_2: a model fitted on an array), and its types where ours say less; True when the
-    input names changed (the predictor must then be built again with them)."""
+    Column_2: a model fitted on an array), and which columns it says are optional; True when
+    the input names changed (the predictor must then be built again with them)."""
     columns = (meta.get("signature") or {}).get("inputs")
     if not isinstance(columns, list) or not all(isinstance(c, dict) for c in columns):
         return False
@@ -247,20 +246,3 @@ def apply_signature(info: ModelInfo, meta: dict) -> bool:
         if column.get("required") is False:
             field.required = False
     return renamed
-
-
-def signature_fields(meta: dict, key: str) -> list[Field]:
-    """The signature's columns or tensors as fields, for the model page."""
-    fields = []
-    for i, spec in enumerate((meta.get("signature") or {}).get(key) or []):
-        if not isinstance(spec, dict):
-            continue
-        if spec.get("type") == "tensor":
-            tensor = spec.get("tensor-spec") or {}
-            dims = list(tensor.get("shape") or [])
-            fields.append(Field(name=str(spec.get("name") or f"tensor {i}"), type=f"tensor({tensor.get('dtype', '?')})", shape=dims[1:] or None))
-        else:
-            fields.append(
-                Field(name=str(spec.get("name") or f"output {i}"), type=MLFLOW_TYPES.get(str(spec.get("type")), str(spec.get("type"))), required=spec.get("required", True) is not False)
-            )
-    return fields

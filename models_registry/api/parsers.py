@@ -2,6 +2,7 @@
 
 import io
 
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.parsers import BaseParser, FormParser, JSONParser, MultiPartParser
 
@@ -54,6 +55,11 @@ class RawBodyParser(BaseParser):
 
 
 PREDICTION_PARSERS = [SafeJSONParser, MultiPartParser, FormParser, RawBodyParser]
+# The frames of a video file to predict on (in the query, or as form fields beside the file).
+VIDEO_PARAMETERS = [
+    OpenApiParameter("fps", float, description="Video files: frames per second to predict on (default 1)"),
+    OpenApiParameter("every_n_frames", int, description="Video files: every N-th frame instead"),
+]
 
 
 def prediction_input(request) -> dict:
