@@ -246,3 +246,15 @@ def apply_signature(info: ModelInfo, meta: dict) -> bool:
         if column.get("required") is False:
             field.required = False
     return renamed
+
+
+def refusal_hint(meta: dict, exc: InvalidModel) -> str | None:
+    """What to do instead, when the flavor's artifact is one mlserve refuses for a known reason."""
+    if meta["flavor"] == "lightgbm" and exc.code == "untrusted_types":
+        # MLflow 3 saves LightGBM's scikit-learn wrappers with skops; loading one would hand an
+        # unchecked model string to LightGBM.
+        return (
+            "(MLflow saved this LightGBM scikit-learn wrapper with skops.) Log the booster instead, "
+            "mlflow.lightgbm.log_model(model.booster_, ...), or upload model.booster_.save_model(...)."
+        )
+    return None

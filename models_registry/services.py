@@ -83,9 +83,15 @@ def _inspect_file(
         return fmt, extension, info, predictor
     from models_registry import mlflow_models
 
-    info, predictor = inspect_artifact(
-        staged.path, fmt, adjust=lambda info: mlflow_models.apply_signature(info, mlflow), probe=mlflow.get("input_example")
-    )
+    try:
+        info, predictor = inspect_artifact(
+            staged.path, fmt, adjust=lambda info: mlflow_models.apply_signature(info, mlflow), probe=mlflow.get("input_example")
+        )
+    except InvalidModel as exc:
+        hint = mlflow_models.refusal_hint(mlflow, exc)
+        if hint:
+            raise InvalidModel(f"{exc.message} {hint}", code=exc.code, details=exc.details) from exc
+        raise
     info.details["mlflow"] = mlflow
     return fmt, extension, info, predictor
 

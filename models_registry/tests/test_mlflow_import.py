@@ -122,3 +122,22 @@ def test_a_zip_that_is_neither_skops_nor_mlflow_says_what_it_lacks(api):
     response = api.post("/api/v1/models", {"name": "m", "file": upload}, format="multipart")
     assert response.status_code == 400
     assert "MLmodel" in response.json()["error"]["message"]
+
+
+def test_a_lightgbm_wrapper_saved_with_skops_is_refused_with_what_to_do_instead(api, tmp_path):
+    """MLflow 3 saves an LGBMClassifier with skops; skops would hand LightGBM an unchecked model string."""
+    import lightgbm as lgb
+    import skops.io as sio
+
+    X, y = mf.iris_frame()
+    wrapper = lgb.LGBMClassifier(n_estimators=3, verbose=-1).fit(X, y)
+    skops_path = tmp_path / "model.skops"
+    sio.dump(wrapper, skops_path)
+    path = tmp_path / "lgbm.zip"
+    mf.mlflow_zip(path, flavor="lightgbm", flavor_conf={"data": "model.skops", "model_class": "lightgbm.sklearn.LGBMClassifier",
+                                                        "serialization_format": "skops"}, artifact=("model.skops", skops_path.read_bytes()))
+    response = api.post("/api/v1/models", {"name": "lgbm", "file": SimpleUploadedFile("lgbm.zip", path.read_bytes())}, format="multipart")
+    assert response.status_code == 400
+    message = response.json()["error"]["message"]
+    assert "lightgbm.sklearn.LGBMClassifier" in message and "mlflow.lightgbm.log_model(model.booster_" in message
+    assert ModelVersion.objects.count() == 0
