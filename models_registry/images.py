@@ -30,7 +30,8 @@ from models_registry.schema import Field
 LAYOUTS = ("NCHW", "NHWC", "HW", "flat")
 MODES = ("L", "RGB")
 IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"RIFF")
-IMAGE_NAME = re.compile(r"(?i)image|img|pixel|picture|photo|frame")
+# A name that says image, as a word of it: "image", "input_image", "pixel_values"; not "dataframe".
+IMAGE_NAME = re.compile(r"(?i)(?:^|[^a-z])(?:images?|imgs?|pixels?|pictures?|photos?|frames?)(?:[^a-z]|$)")
 # Below this many pixels a side, a tensor is not offered as an image on the Test tab.
 MIN_OFFERED_SIDE = 8
 

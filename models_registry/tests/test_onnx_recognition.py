@@ -77,6 +77,15 @@ def test_only_shapes_with_a_channel_of_1_or_3_look_like_images(shape, image):
     assert (default_config(field) is not None) is image
 
 
+@pytest.mark.parametrize(
+    "name, image",
+    [("image", True), ("input_image", True), ("pixel_values", True), ("IMG", True), ("frames", True),
+     ("dataframe", False), ("X", False), ("float_input", False), ("imagination", False)],
+)
+def test_a_name_that_says_image_makes_a_flat_input_an_image(name, image):
+    assert says_image(Field(name=name, type="tensor(float)", shape=[64])) is image
+
+
 def test_an_mlp_with_a_label_and_a_probability_tensor_is_a_classifier(api, upload_model, model_files):
     body = upload_model("digits_mlp.onnx", name="mlp").json()
     latest = body["latest_version"]
