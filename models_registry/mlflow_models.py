@@ -61,6 +61,8 @@ def _mlmodel(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> tuple[di
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise InvalidModel(f"The MLmodel file is not valid YAML: {exc}", code="invalid_mlflow_model") from None
+    except RecursionError:
+        raise InvalidModel("The MLmodel file is not valid YAML: it nests too deeply.", code="invalid_mlflow_model") from None
     if not isinstance(document, dict) or not isinstance(document.get("flavors"), dict):
         raise InvalidModel("The MLmodel file has no 'flavors' section: it is not an MLflow model.", code="invalid_mlflow_model")
     folder = str(PurePosixPath(found[0].filename).parent)
@@ -128,7 +130,7 @@ def _example(archive: zipfile.ZipFile, by_name: dict, folder: str, document: dic
             continue
         try:
             data = json.loads(_read(archive, member, MAX_EXAMPLE_BYTES, "input example"))
-        except (json.JSONDecodeError, UnicodeDecodeError, TooLarge):
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, TooLarge):
             return None
         body = _as_request(data, info, relative == serving)
         if body is not None:

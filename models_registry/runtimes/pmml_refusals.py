@@ -46,6 +46,8 @@ ENGINE_HINTS = {
     "SemanticErrorException": "the document breaks a rule of the PMML standard",
     "NotSupportedException": "the document uses a PMML feature this evaluator does not support",
     "UnsupportedOperationException": "the document uses a PMML feature this evaluator does not support",
+    "StackOverflowError": "its elements nest too deeply for the evaluator",
+    "OutOfMemoryError": "it is too large for the evaluator's memory (MLSERVE_PMML_JAVA_OPTS)",
 }
 
 
@@ -62,9 +64,12 @@ class Element:
         return next((c for c in self.children if c.tag == tag), None)
 
     def walk(self):
-        yield self
-        for c in self.children:
-            yield from c.walk()
+        """This element and all below it, in document order (without recursion: trees nest deep)."""
+        stack = [self]
+        while stack:
+            element = stack.pop()
+            yield element
+            stack.extend(reversed(element.children))
 
 
 @dataclass
@@ -224,5 +229,5 @@ def explain(path: Path, exc: BaseException) -> tuple[str, dict]:
         details.update(element=problem.element, line=problem.line)
         return f"The PMML document is invalid: {problem.sentence} (line {problem.line}).", details
     hint = ENGINE_HINTS.get(kind, "it does not follow the PMML standard in a way the evaluator cannot tell more precisely")
-    said = f": {text[:300]}" if text and kind not in ("NullPointerException",) else ""
+    said = f": {text[:300]}" if text and kind not in ("NullPointerException", "StackOverflowError") else ""
     return f"The PMML evaluator (PMML4S) refused this document: {hint}{said}. The evaluator's own message is in the details.", details

@@ -109,6 +109,7 @@ def bad_files(model_files):
         "mlflow model with a damaged artifact": ("model.zip", mlflow_variant(mlflow, **{"model.xgb": b"{Lxx"}), 400, "xgboost"),
         "mlflow model with only python_function": ("model.zip", model_files["mlflow_pyfunc_only.zip"].read_bytes(), 400, "python_function"),
         "mlflow MLmodel that is not yaml": ("model.zip", mlflow_variant(mlflow, MLmodel=b"flavors: [unclosed"), 400, "yaml"),
+        "mlflow MLmodel nested too deeply": ("model.zip", mlflow_variant(mlflow, MLmodel=b"flavors: " + b"[" * 50000), 400, "yaml"),
         "mlflow artifact outside the model": (
             "model.zip",
             mlflow_variant(mlflow, MLmodel=mlmodel.replace("data: model.xgb", "data: ../../etc/passwd").encode()),
@@ -149,6 +150,7 @@ CASES = [
     "mlflow model with a damaged artifact",
     "mlflow model with only python_function",
     "mlflow MLmodel that is not yaml",
+    "mlflow MLmodel nested too deeply",
     "mlflow artifact outside the model",
     "mlflow zip with unsafe names",
     "mlflow zip with two models",
