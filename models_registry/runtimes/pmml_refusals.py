@@ -213,13 +213,15 @@ def engine_text(exc: BaseException) -> tuple[str, str]:
     args = [str(a) for a in getattr(exc, "args", ()) if a]
     if len(args) >= 2:
         return args[0], " ".join(args[1:])
+    if len(args) == 1 and re.fullmatch(r"\w+(Error|Exception)", args[0]):
+        return args[0], ""  # a Java error without a message (StackOverflowError)
     return type(exc).__name__, args[0] if args else ""
 
 
 def explain(path: Path, exc: BaseException) -> tuple[str, dict]:
     """A sentence saying what in the document is wrong (element, line), and the details."""
     kind, text = engine_text(exc)
-    details = {"engine": "PMML4S", "engine_error": f"{kind}: {text}"[:2000]}
+    details = {"engine": "PMML4S", "engine_error": (f"{kind}: {text}" if text else kind)[:2000]}
     root = element_tree(path)
     problem = None
     if root is not None:
