@@ -115,3 +115,15 @@ def test_a_complete_r_naive_bayes_answers_by_its_counts(api, upload_model):
 )
 def test_array_values_are_read_as_pmml_writes_them(text, tokens, open_quote):
     assert array_tokens(text) == (tokens, open_quote)
+
+
+def test_a_tree_too_deep_for_the_evaluator_is_refused_and_the_evaluator_goes_on(api, upload_model, model_files):
+    text = model_files["r_rpart_audit_unquoted_array.pmml"].read_text()
+    depth = 20000
+    nodes = "".join(f'<Node id="d{i}" score="0"><True/>' for i in range(depth)) + "</Node>" * depth
+    start, end = text.index('<Node id="1"'), text.index("</TreeModel>")
+    upload = SimpleUploadedFile("deep.pmml", (text[:start] + nodes + text[end:]).encode())
+    error = api.post("/api/v1/models", {"name": "deep", "file": upload}, format="multipart").json()["error"]
+    assert error["message"].startswith("The PMML evaluator (PMML4S) refused this document: its elements nest too deeply")
+    assert error["details"]["engine_error"] == "StackOverflowError"
+    assert upload_model("r_naivebayes_votes.pmml", name="votes").status_code == 201
