@@ -27,6 +27,7 @@ from models_registry.outputs import probability_rows_json
 from models_registry.runners import client
 from models_registry.runners.client import RunnerSpec
 from models_registry.runtimes import Batch
+from models_registry.video import Sampling
 
 log = logging.getLogger(__name__)
 CHECK_ROWS = 100
@@ -41,7 +42,11 @@ def _chunks(task: PredictionTask, version, chunk_rows: int, json_body=None) -> I
         parsed = parse_json_body(body, fields, config)
         yield from _split(parsed, chunk_rows)
         return
-    yield from files.iter_file(task_files.input_path(task), task.input_name, fields, config, chunk_rows)
+    yield from files.iter_file(task_files.input_path(task), task.input_name, fields, config, chunk_rows, _sampling(task))
+
+
+def _sampling(task: PredictionTask) -> Sampling:
+    return Sampling.from_dict((task.input_options or {}).get("video"))
 
 
 def task_spec(task: PredictionTask) -> RunnerSpec:
@@ -89,7 +94,7 @@ def check_input(task: PredictionTask) -> int | None:
         return parse_json_body(body, version.input_fields, prediction.image_config(version)).batch.n_rows
     for _ in _chunks(task, version, CHECK_ROWS):
         break
-    return files.count_rows(task_files.input_path(task), task.input_name)
+    return files.count_rows(task_files.input_path(task), task.input_name, _sampling(task), version.input_fields)
 
 
 # ---- result files ------------------------------------------------------------------
@@ -138,9 +143,11 @@ class ResultWriter:
     def write(self, parsed: ParsedInput, answer) -> None:
         line = {"predictions": answer.predictions}
         if answer.probabilities is not None:
-            line["probabilities"] = np.asarray(answer.probabilities, dtype=np.float64)
+            line["probabilities"] = np.ascontiguousarray(answer.probabilities, dtype=np.float64)
         if parsed.row_sources:
             line["sources"] = parsed.row_sources
+        if parsed.timestamps is not None:
+            line["timestamps"] = parsed.timestamps
         self.jsonl.write(orjson.dumps(line, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
 
         inputs = _input_frame(parsed)
@@ -190,6 +197,8 @@ def read_result_rows(task: PredictionTask, limit: int) -> list[dict]:
                 row["probabilities"] = probabilities[i]
             if "sources" in chunk:
                 row["source"] = chunk["sources"][i]
+            if "timestamps" in chunk:
+                row["timestamp"] = chunk["timestamps"][i]
             rows.append(row)
             if len(rows) >= limit:
                 return rows
@@ -202,12 +211,13 @@ def _array_items(values: list) -> bytes:
 
 
 def json_result_stream(task: PredictionTask, model_name: str, version_number: int | None) -> Iterator[bytes]:
-    """The JSON result, streamed: {"task_id", "model", "version", "rows", "predictions", "probabilities"?, "sources"?}."""
+    """The JSON result, streamed: {"task_id", "model", "version", "rows", "predictions", "probabilities"?, "sources"?,
+    "timestamps"?}."""
     labels = [str(c) for c in (task.model_version.classes or [])] if task.model_version else []
     head = {"task_id": str(task.id), "model": model_name, "version": version_number, "rows": task.rows_done}
     yield orjson.dumps(head)[:-1]
     present = set()
-    for key in ("predictions", "probabilities", "sources"):
+    for key in ("predictions", "probabilities", "sources", "timestamps"):
         if key != "predictions" and key not in present:
             continue
         yield f', "{key}": ['.encode()

@@ -71,4 +71,4 @@ class KeyCreateForm(BootstrapMixin, forms.Form):
 
 
 class BatchUploadForm(BootstrapMixin, forms.Form):
-    file = forms.FileField(help_text="CSV/TSV, JSON lines, or a ZIP of images or CSVs")
+    file = forms.FileField(help_text="CSV/TSV, JSON lines, text, an image or a video, or a ZIP of images or CSVs")

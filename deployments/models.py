@@ -144,6 +144,8 @@ class PredictionTask(models.Model):
     rows_total = models.BigIntegerField(null=True, blank=True)
     rows_done = models.BigIntegerField(default=0)
     error = models.TextField(blank=True)
+    # How the input is read: {"video": {"fps": 2}} picks a video's frames.
+    input_options = models.JSONField(default=dict, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     result_expired = models.BooleanField(default=False)
 

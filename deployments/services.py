@@ -240,8 +240,9 @@ def _store_input(task: PredictionTask, *, data=None, upload=None, limit: int) ->
     return size
 
 
-def task_submit(*, deployment: Deployment, data=None, upload=None) -> PredictionTask:
-    """Save the input and the task row, then queue it (after commit). Fails fast on a bad file."""
+def task_submit(*, deployment: Deployment, data=None, upload=None, sampling=None) -> PredictionTask:
+    """Save the input and the task row, then queue it (after commit). Fails fast on a bad file.
+    sampling (models_registry.video.Sampling) picks a video's frames."""
     from deployments import batch
 
     ensure_serving(deployment)
@@ -261,6 +262,7 @@ def task_submit(*, deployment: Deployment, data=None, upload=None) -> Prediction
         model_version=deployment.model_version,
         script_version=deployment.script.version if deployment.script_id and upload is None else None,
         input_name=(getattr(upload, "name", None) or "upload") if upload is not None else batch.JSON_INPUT,
+        input_options={"video": sampling.to_dict()} if sampling is not None and upload is not None else {},
     )
     try:
         task.input_size = _store_input(task, data=data, upload=upload, limit=limit)

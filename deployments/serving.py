@@ -51,18 +51,18 @@ def serve(deployment: Deployment, source: str, work: Callable[[], tuple[object, 
         )
 
 
-def predict_sync(deployment: Deployment, *, data=None, upload=None) -> prediction.Result:
+def predict_sync(deployment: Deployment, *, data=None, upload=None, sampling=None) -> prediction.Result:
     runner = client.bind(spec(deployment))
     version = deployment.model_version
 
     def work():
         if runner.script is None:
-            result = prediction.predict(version, data=data, upload=upload, max_rows=deployment.max_rows, spec=runner)
+            result = prediction.predict(version, data=data, upload=upload, max_rows=deployment.max_rows, spec=runner, sampling=sampling)
             return result, result.parsed.batch.n_rows
         # The deployment's script, in the model's runner: preprocess turns a JSON body into rows,
         # postprocess shapes the answer.
         body, rows = scripts.preprocess(runner, data) if data is not None else (None, None)
-        result = prediction.predict(version, data=body, upload=upload, max_rows=deployment.max_rows, spec=runner)
+        result = prediction.predict(version, data=body, upload=upload, max_rows=deployment.max_rows, spec=runner, sampling=sampling)
         if upload is not None and client.defines(runner, "postprocess"):
             rows = scripts.uploaded_rows(result.parsed)
         result.response = scripts.postprocess(runner, rows, result.body)

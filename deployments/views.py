@@ -17,6 +17,7 @@ from deployments.models import Deployment, PredictionTask
 from mlserve.errors import ApplicationError, NameTaken
 from mlserve.templatetags.tables import sorted_queryset
 from models_registry.selectors import model_get_for_user, model_list_for_user
+from models_registry.video import Sampling
 from models_registry.views import script_editor_context, script_trial_request, test_page
 
 
@@ -181,7 +182,9 @@ def deployment_test(request, name: str):
     batch_form = BatchUploadForm(request.POST or None, request.FILES or None) if context["mode"] == "batch" else BatchUploadForm()
     if request.method == "POST" and context["mode"] == "batch" and batch_form.is_valid():
         try:
-            task = services.task_submit(deployment=deployment, upload=batch_form.cleaned_data["file"])
+            task = services.task_submit(
+                deployment=deployment, upload=batch_form.cleaned_data["file"], sampling=Sampling.from_params(request.POST)
+            )
         except ApplicationError as exc:
             batch_form.add_error("file", exc.message)
         else:
@@ -293,12 +296,30 @@ def task_list(request):
     return render(request, "deployments/task_list.html", context)
 
 
+PREVIEW_CLASSES = 3
+
+
+def _preview(rows: list[dict]) -> list[dict]:
+    """Result rows as people read them: a model's several outputs as compact JSON, not a Python
+    dict; a classifier's most probable classes first (three of them, when it has many)."""
+    shown = []
+    for row in rows:
+        value = row["prediction"]
+        item = {**row, "prediction": json.dumps(value)[:500] if isinstance(value, (dict, list)) else value}
+        if row.get("probabilities"):
+            ranked = sorted(row["probabilities"].items(), key=lambda kv: kv[1], reverse=True)
+            item["top"] = ranked[:PREVIEW_CLASSES]
+            item["more"] = len(ranked) - PREVIEW_CLASSES if len(ranked) > PREVIEW_CLASSES else 0
+        shown.append(item)
+    return shown
+
+
 @login_required
 def task_detail(request, task_id):
     task = selectors.task_get_for_user(request.user, task_id)
     preview = batch.read_result_rows(task, limit=20) if task.status == PredictionTask.Status.SUCCEEDED and not task.result_expired else []
     scripted = bool(preview) and task_files.script_response(task).exists()
-    return render(request, "deployments/task_detail.html", {"task": task, "preview": preview, "scripted": scripted})
+    return render(request, "deployments/task_detail.html", {"task": task, "preview": _preview(preview), "scripted": scripted})
 
 
 def _next_url(request, default: str) -> str:

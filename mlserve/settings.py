@@ -225,6 +225,12 @@ MLSERVE_MAX_ROWS_PER_REQUEST = envint("MLSERVE_MAX_ROWS_PER_REQUEST", 100_000)
 MLSERVE_ZIP_MAX_MEMBERS = envint("MLSERVE_ZIP_MAX_MEMBERS", 10_000)
 MLSERVE_ZIP_MAX_BYTES = envint("MLSERVE_ZIP_MAX_BYTES", 512 * 1024 * 1024)
 MLSERVE_MAX_IMAGE_PIXELS = envint("MLSERVE_MAX_IMAGE_PIXELS", 40_000_000)
+# Videos sent to image models: decoded here, bounded before and while decoding (413 beyond).
+MLSERVE_VIDEO_MAX_SECONDS = envint("MLSERVE_VIDEO_MAX_SECONDS", 600)
+MLSERVE_VIDEO_MAX_PIXELS = envint("MLSERVE_VIDEO_MAX_PIXELS", 1920 * 1080)
+MLSERVE_VIDEO_MAX_FRAMES = envint("MLSERVE_VIDEO_MAX_FRAMES", 300)
+# Frames sampled per second when a request does not say (?fps= or ?every_n_frames=).
+MLSERVE_VIDEO_DEFAULT_FPS = envint("MLSERVE_VIDEO_DEFAULT_FPS", 1)
 
 # Answer token + JSON predict calls in front of Django's stack (deployments/fastpath.py); 0 sends
 # them through Django and DRF like every other request (slower; the benchmark measures both).
@@ -238,6 +244,8 @@ MLSERVE_DEPLOYMENT_CACHE_SECONDS = envint("MLSERVE_DEPLOYMENT_CACHE_SECONDS", 1)
 # Threads each ONNX Runtime session may use; 1 suits several web workers per core.
 MLSERVE_ONNX_THREADS = envint("MLSERVE_ONNX_THREADS", 1)
 MLSERVE_XGBOOST_THREADS = envint("MLSERVE_XGBOOST_THREADS", 1)
+MLSERVE_LIGHTGBM_THREADS = envint("MLSERVE_LIGHTGBM_THREADS", 1)
+MLSERVE_CATBOOST_THREADS = envint("MLSERVE_CATBOOST_THREADS", 1)
 # The JVM that evaluates PMML (PMML4S through pypmml) runs beside each process that needs it.
 MLSERVE_JAVA_PATH = envstr("MLSERVE_JAVA_PATH") or None
 MLSERVE_PMML_JAVA_OPTS = envstr("MLSERVE_PMML_JAVA_OPTS", "-Xmx1g -XX:+UseSerialGC -Xshare:auto")

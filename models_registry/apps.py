@@ -14,6 +14,8 @@ class ModelsRegistryConfig(AppConfig):
         ENGINE_OPTIONS.update(
             onnx_threads=settings.MLSERVE_ONNX_THREADS,
             xgboost_threads=settings.MLSERVE_XGBOOST_THREADS,
+            lightgbm_threads=settings.MLSERVE_LIGHTGBM_THREADS,
+            catboost_threads=settings.MLSERVE_CATBOOST_THREADS,
             java_path=settings.MLSERVE_JAVA_PATH,
             java_opts=settings.MLSERVE_PMML_JAVA_OPTS,
         )

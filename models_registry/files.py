@@ -1,4 +1,4 @@
-"""Files sent for prediction: CSV/TSV, JSON lines, text, images and ZIPs of those.
+"""Files sent for prediction: CSV/TSV, JSON lines, text, images, videos and ZIPs of those.
 
 The kind is told from the content (and the name as a hint). Tables are read in
 chunks so that a batch job never holds a large file in memory; a request reads
@@ -18,7 +18,7 @@ import pandas as pd
 from django.conf import settings
 
 from mlserve.errors import InvalidInput, TooLarge
-from models_registry import images
+from models_registry import images, video
 from models_registry.inputs import (
     ParsedInput,
     batch_from_columns,
@@ -53,6 +53,8 @@ def file_kind(head: bytes, name: str) -> str:
         return "zip"
     if images.looks_like_image(head):
         return "image"
+    if video.looks_like_video(head):
+        return "video"
     if suffix in JSONL_EXTENSIONS:
         return "jsonl"
     if suffix == ".json":
@@ -202,30 +204,70 @@ def _json_records(records: list, fields: list[Field], first_row: int) -> ParsedI
     return parsed
 
 
-def iter_text_lines(text: str, fields: list[Field], name: str) -> ParsedInput:
-    """Plain text: one row per line for a model with one string input; otherwise a CSV."""
-    strings = [f for f in fields if f.type == "string"]
-    if len(fields) == 1 and strings:
-        lines = [line for line in text.splitlines() if line.strip()]
-        if not lines:
-            raise InvalidInput(f"{name}: the file has no text.", code="empty_input")
-        return batch_from_columns({fields[0].name: lines}, len(lines), fields)
-    return None
+def takes_one_text(fields: list[Field]) -> bool:
+    """A model with one string input reads a plain text file as one row per line (otherwise: a CSV)."""
+    return len(fields) == 1 and fields[0].type == "string"
+
+
+def iter_text_lines(lines, fields: list[Field], name: str, chunk_rows: int) -> Iterator[ParsedInput]:
+    """Plain text for a model with one string input: each non-empty line is a row, commas and all."""
+    texts, first_row = [], 0
+    for line in lines:
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            continue
+        texts.append(line)
+        if len(texts) == chunk_rows:
+            yield batch_from_columns({fields[0].name: texts}, len(texts), fields, first_row)
+            first_row += len(texts)
+            texts = []
+    if texts:
+        yield batch_from_columns({fields[0].name: texts}, len(texts), fields, first_row)
+    elif first_row == 0:
+        raise InvalidInput(f"{name}: the file has no text.", code="empty_input")
 
 
 # ---- images and archives ---------------------------------------------------------
 
 
-def parse_images(items: list[tuple[str, bytes]], fields: list[Field], config: dict | None) -> ParsedInput:
+def _image_input(fields: list[Field]) -> Field:
     field = images.image_field(fields)
     if field is None:
         raise InvalidInput(
             "This model does not take images: its inputs are " + ", ".join(f"{f.name} ({f.type})" for f in fields) + ".",
             code="invalid_file",
         )
+    return field
+
+
+def parse_images(items: list[tuple[str, bytes]], fields: list[Field], config: dict | None) -> ParsedInput:
+    field = _image_input(fields)
     tensors = [images.tensor_from_image_bytes(data, field, config, name) for name, data in items]
     parsed = batch_from_columns({field.name: tensors}, len(tensors), fields)
     parsed.row_sources = [name for name, _ in items]
+    return parsed
+
+
+def iter_video(source, name: str, fields: list[Field], config: dict | None, sampling, chunk_rows: int) -> Iterator[ParsedInput]:
+    """A video's sampled frames through the model's image preprocessing, chunk_rows frames at a time."""
+    field = _image_input(fields)
+    config = images.require_config(field, config, name)
+    stamps, tensors = [], []
+    for timestamp, image in video.frames(source, name, sampling):
+        stamps.append(round(timestamp, 6))
+        tensors.append(images.image_to_tensor(image, config))
+        if len(tensors) == chunk_rows:
+            yield _video_chunk(name, stamps, tensors, fields)
+            stamps, tensors = [], []
+    if tensors:
+        yield _video_chunk(name, stamps, tensors, fields)
+
+
+def _video_chunk(name: str, stamps: list[float], tensors: list, fields: list[Field]) -> ParsedInput:
+    parsed = batch_from_columns({_image_input(fields).name: tensors}, len(tensors), fields)
+    parsed.row_sources = [name] * len(tensors)
+    parsed.timestamps = stamps
+    parsed.raw = pd.DataFrame({"source": parsed.row_sources, "timestamp": stamps})
     return parsed
 
 
@@ -237,7 +279,7 @@ def _safe_member(name: str) -> bool:
     return not (path.parts and ":" in path.parts[0])  # C:/...
 
 
-def _member_infos(archive: zipfile.ZipFile, name: str) -> list[zipfile.ZipInfo]:
+def member_infos(archive: zipfile.ZipFile, name: str) -> list[zipfile.ZipInfo]:
     """The archive's files (not folders or macOS metadata), within the member cap and with safe names."""
     max_members = settings.MLSERVE_ZIP_MAX_MEMBERS
     infos = [i for i in archive.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")]
@@ -272,12 +314,14 @@ def _concat(parts: list[ParsedInput]) -> ParsedInput:
     )
 
 
-def read_request_file(source, name: str, fields: list[Field], config: dict | None, max_rows: int) -> ParsedInput:
+def read_request_file(
+    source, name: str, fields: list[Field], config: dict | None, max_rows: int, sampling: video.Sampling | None = None
+) -> ParsedInput:
     """A file sent with a synchronous request: the same reader as a queued task's, stopped as
     soon as it holds more than max_rows rows (a 480 MB CSV inside a 1 MB ZIP is read only
     that far: 413 before it is inflated)."""
     parts, rows = [], 0
-    for parsed in iter_file(source, name, fields, config, max_rows + 1):
+    for parsed in iter_file(source, name, fields, config, max_rows + 1, sampling):
         rows += parsed.batch.n_rows
         check_row_limit(rows, max_rows)
         parts.append(parsed)
@@ -297,7 +341,7 @@ def _count_lines(binary) -> int:
     return count + (0 if last == b"\n" else 1)
 
 
-def count_rows(path, name: str) -> int | None:
+def count_rows(path, name: str, sampling: video.Sampling | None = None, fields: list[Field] | None = None) -> int | None:
     """Rows in a file without parsing it (one fast pass), for progress; None when unknown."""
     with open(path, "rb") as f:
         head = f.read(512)
@@ -305,6 +349,10 @@ def count_rows(path, name: str) -> int | None:
         kind = file_kind(head, name)
         if kind == "image":
             return 1
+        if kind == "video":
+            return video.count_frames(path, name, sampling)
+        if kind == "text" and fields is not None and takes_one_text(fields):
+            return sum(1 for line in f if line.strip())
         if kind in ("csv", "text"):
             return max(0, _count_lines(f) - (1 if kind == "csv" else 0))
         if kind == "jsonl":
@@ -356,7 +404,7 @@ def _zip_chunks(source, name: str, fields: list[Field], config: dict | None, chu
     except zipfile.BadZipFile as exc:
         raise InvalidInput(f"{name}: the ZIP archive is damaged ({exc}).", code="invalid_file") from None
     with archive:
-        infos = _member_infos(archive, name)
+        infos = member_infos(archive, name)
         if not infos:
             raise InvalidInput(f"{name}: the ZIP archive is empty.", code="empty_input")
         spent = [0]
@@ -414,13 +462,15 @@ def _text_chunks(stream, name: str, fields: list[Field], chunk_rows: int) -> Ite
         yield from iter_table(stream, fields, name, chunk_rows)
 
 
-def iter_file(source, name: str, fields: list[Field], config: dict | None, chunk_rows: int) -> Iterator[ParsedInput]:
+def iter_file(
+    source, name: str, fields: list[Field], config: dict | None, chunk_rows: int, sampling: video.Sampling | None = None
+) -> Iterator[ParsedInput]:
     """A whole input file (a path, or a seekable binary file) as validated chunks of at most
     chunk_rows rows, never all in memory: queued tasks read their input this way, and
     synchronous requests their first max_rows + 1 rows (read_request_file)."""
     if isinstance(source, (str, os.PathLike)):
         with open(source, "rb") as f:
-            yield from iter_file(f, name, fields, config, chunk_rows)
+            yield from iter_file(f, name, fields, config, chunk_rows, sampling)
         return
     source.seek(0)
     head = source.read(512)
@@ -428,6 +478,9 @@ def iter_file(source, name: str, fields: list[Field], config: dict | None, chunk
     if not head:
         raise InvalidInput(f"{name}: the file is empty.", code="empty_input")
     kind = file_kind(head, name)
+    if kind == "video":
+        yield from iter_video(source, name, fields, config, sampling, chunk_rows)
+        return
     if kind == "zip":
         yield from _zip_chunks(source, name, fields, config, chunk_rows)
         return
@@ -446,13 +499,8 @@ def iter_file(source, name: str, fields: list[Field], config: dict | None, chunk
         raise InvalidInput(f"{name}: this is a binary file, not text; send a CSV, JSON lines, text or an image.", code="invalid_file")
     stream = io.TextIOWrapper(source, encoding="utf-8-sig", newline="")
     try:
-        if kind == "text":
-            text = stream.read()
-            parsed = iter_text_lines(text, fields, name)
-            if parsed is not None:
-                yield parsed
-                return
-            yield from _text_chunks(io.StringIO(text), name, fields, chunk_rows)
+        if kind == "text" and takes_one_text(fields):
+            yield from iter_text_lines(stream, fields, name, chunk_rows)
             return
         yield from _text_chunks(stream, name, fields, chunk_rows)
     except UnicodeDecodeError as exc:

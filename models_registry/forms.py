@@ -8,7 +8,11 @@ class ModelUploadForm(BootstrapMixin, forms.Form):
     name = forms.CharField(max_length=100, validators=[NAME_VALIDATOR], help_text=NAME_VALIDATOR.message)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     file = forms.FileField(
-        help_text="PMML (.pmml/.xml), ONNX (.onnx), XGBoost (.json/.ubj), scikit-learn (.skops; .pkl/.joblib for trusted users)"
+        help_text=(
+            "PMML (.pmml/.xml), ONNX (.onnx), XGBoost (.json/.ubj), LightGBM (save_model .txt or dump_model .json), "
+            "CatBoost (.cbm), scikit-learn (.skops; .pkl/.joblib for trusted users), "
+            "or a ZIP of an MLflow model directory (sklearn, xgboost, lightgbm, catboost or onnx flavor)"
+        )
     )
 
 

@@ -1,6 +1,12 @@
 """Images to a model's input tensor, by a declarative preprocessing config kept on
 the model version (editable on the Test page and through the API).
 
+An input is taken for an image only when it looks like one: a per-row shape of rank 3
+with a channel dimension of 1 or 3 ([C, H, W] or [H, W, C]), or an artifact or a name
+that says image. A flat vector whose length happens to be a perfect square (iris's 4
+features) is a table row, not a 2x2 picture; such an input takes images once its
+preprocessing is set (on the Test tab or with PATCH).
+
 Config keys:
   field   the tensor input the image feeds
   size    [width, height] the image is resized to
@@ -12,6 +18,7 @@ Config keys:
 
 import io
 import math
+import re
 import warnings
 
 import numpy as np
@@ -23,6 +30,10 @@ from models_registry.schema import Field
 LAYOUTS = ("NCHW", "NHWC", "HW", "flat")
 MODES = ("L", "RGB")
 IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"RIFF")
+# A name that says image, as a word of it: "image", "input_image", "pixel_values"; not "dataframe".
+IMAGE_NAME = re.compile(r"(?i)(?:^|[^a-z])(?:images?|imgs?|pixels?|pictures?|photos?|frames?)(?:[^a-z]|$)")
+# Below this many pixels a side, a tensor is not offered as an image on the Test tab.
+MIN_OFFERED_SIDE = 8
 
 
 def looks_like_image(head: bytes) -> bool:
@@ -30,13 +41,22 @@ def looks_like_image(head: bytes) -> bool:
 
 
 def image_field(fields: list[Field]) -> Field | None:
-    """The input an image can feed: the model's only tensor input."""
+    """The input an image could feed: the model's only tensor input."""
     tensors = [f for f in fields if f.is_tensor]
     return tensors[0] if len(tensors) == 1 else None
 
 
-def default_config(field: Field) -> dict | None:
-    """What the field's shape suggests, or None when no image fits it."""
+def says_image(field: Field) -> bool:
+    """Whether the input looks like an image without anyone saying how to make one."""
+    dims = [d if isinstance(d, int) and d > 0 else None for d in (field.shape or [])]
+    if len(dims) == 3 and (dims[0] in (1, 3) or dims[2] in (1, 3)):
+        return True
+    return field.media == "image" or bool(IMAGE_NAME.search(field.name))
+
+
+def geometry(field: Field) -> dict | None:
+    """The preprocessing the field's shape suggests if an image is to feed it, or None when
+    no image fits it (a [4] vector is taken for 2x2, a [3, 5] for 5x3 grey)."""
     shape = list(field.shape or [])
     dims = [d if isinstance(d, int) and d > 0 else None for d in shape]
     config = {"field": field.name, "scale": 1 / 255, "mean": [0.0], "std": [1.0]}
@@ -72,9 +92,23 @@ def default_config(field: Field) -> dict | None:
     return config
 
 
+def default_config(field: Field) -> dict | None:
+    """How an image becomes this input when nobody set it: only for inputs that look like images."""
+    return geometry(field) if says_image(field) else None
+
+
+def offered_config(field: Field) -> dict | None:
+    """What the Test tab offers to set for an input not taken for an image: its geometry, when
+    it is big enough to be a picture (8x8 and up)."""
+    config = geometry(field)
+    if config is None or min(config["size"]) < MIN_OFFERED_SIDE:
+        return None
+    return config
+
+
 def clean_config(field: Field, config: dict) -> dict:
     """Validate a user's config against the field; returns the complete config."""
-    base = default_config(field) or {"field": field.name, "scale": 1 / 255, "mean": [0.0], "std": [1.0], "size": [224, 224], "mode": "RGB", "layout": "NCHW"}
+    base = geometry(field) or {"field": field.name, "scale": 1 / 255, "mean": [0.0], "std": [1.0], "size": [224, 224], "mode": "RGB", "layout": "NCHW"}
     unknown = set(config) - {"field", "size", "mode", "layout", "scale", "mean", "std"}
     if unknown:
         raise InvalidInput(f"Unknown preprocessing setting(s): {', '.join(sorted(unknown))}.", code="invalid_request")
@@ -147,12 +181,18 @@ def image_to_tensor(image, config: dict) -> np.ndarray:
     return array
 
 
-def tensor_from_image_bytes(data: bytes, field: Field, config: dict | None, name: str = "image") -> np.ndarray:
+def require_config(field: Field, config: dict | None, name: str = "image") -> dict:
+    """The config an image goes through for this field, or why no image can feed it."""
     config = config or default_config(field)
     if config is None:
+        shown = "".join(f"[{', '.join(str(d) for d in field.shape or [])}]")
         raise InvalidInput(
-            f"{name}: the model's input {field.name!r} has shape {field.shape}, which no image fits; "
-            "set a preprocessing config (size, mode, layout) on the model's Test page.",
+            f"{name}: the model's input {field.name!r} of shape {shown} is not taken for an image. If it is one, set how "
+            "an image becomes it (size, mode, layout) on the model's Test tab, or with PATCH and \"preprocessing\".",
             code="invalid_file",
         )
-    return image_to_tensor(open_image(data, name), config)
+    return config
+
+
+def tensor_from_image_bytes(data: bytes, field: Field, config: dict | None, name: str = "image") -> np.ndarray:
+    return image_to_tensor(open_image(data, name), require_config(field, config, name))

@@ -38,6 +38,8 @@ class ParsedInput:
     ignored_fields: list[str] = dataclass_field(default_factory=list)
     # Per row, where it came from when that is not obvious (e.g. a ZIP member's name).
     row_sources: list[str] | None = None
+    # Per row of a video, the time of its frame in seconds.
+    timestamps: list[float] | None = None
     # The rows as they came in, every column kept: batch results repeat them beside the answers.
     raw: object = None
 

@@ -43,6 +43,8 @@ class ModelVersion(models.Model):
         PMML = "pmml", "PMML"
         ONNX = "onnx", "ONNX"
         XGBOOST = "xgboost", "XGBoost"
+        LIGHTGBM = "lightgbm", "LightGBM"
+        CATBOOST = "catboost", "CatBoost"
         SKOPS = "skops", "scikit-learn (skops)"
         PICKLE = "pickle", "scikit-learn (pickle)"
 

@@ -66,12 +66,15 @@ class Answer:
         self.model_name = model_name
         self.version = version
         self.sources = parsed.row_sources if parsed is not None else None
+        self.timestamps = parsed.timestamps if parsed is not None else None  # video frames, in seconds
         self.ignored_fields = parsed.ignored_fields if parsed is not None else None
 
     def _tail(self) -> dict:
         tail = {"model": self.model_name, "version": self.version}
         if self.sources:
             tail["sources"] = self.sources
+        if self.timestamps is not None:
+            tail["timestamps"] = self.timestamps
         if self.ignored_fields:
             tail["ignored_fields"] = self.ignored_fields
         return tail

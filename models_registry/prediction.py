@@ -76,13 +76,14 @@ def image_config(version) -> dict | None:
     return version.preprocessing or default_config(field)
 
 
-def parse_input(version, *, data=None, upload=None, max_rows: int | None = None) -> ParsedInput:
-    """A JSON body (already decoded) or an uploaded file, validated against the version's inputs."""
+def parse_input(version, *, data=None, upload=None, max_rows: int | None = None, sampling=None) -> ParsedInput:
+    """A JSON body (already decoded) or an uploaded file, validated against the version's inputs.
+    sampling (models_registry.video.Sampling) picks a video's frames."""
     max_rows = max_rows or settings.MLSERVE_MAX_ROWS_PER_REQUEST
     fields = version.input_fields
     if upload is not None:
         name = getattr(upload, "name", "") or "upload"
-        return files.read_request_file(upload, name, fields, image_config(version), max_rows)
+        return files.read_request_file(upload, name, fields, image_config(version), max_rows, sampling)
     if data is None:
         raise InvalidInput(
             'The request has no body. Send JSON such as {"inputs": {...}} or a multipart "file".', code="empty_input"
@@ -97,9 +98,11 @@ def run(spec: RunnerSpec, parsed: ParsedInput, *, timeout: float | None = None) 
     return client.predict(spec, parsed.batch, timeout=timeout)
 
 
-def predict(version, *, data=None, upload=None, max_rows: int | None = None, spec: RunnerSpec | None = None) -> Result:
+def predict(
+    version, *, data=None, upload=None, max_rows: int | None = None, spec: RunnerSpec | None = None, sampling=None
+) -> Result:
     started = time.perf_counter()
-    parsed = parse_input(version, data=data, upload=upload, max_rows=max_rows)
+    parsed = parse_input(version, data=data, upload=upload, max_rows=max_rows, sampling=sampling)
     prediction = run(spec or spec_for_version(version), parsed)
     answer = outputs.Answer(prediction, model_name=version.model.name, version=version.number, parsed=parsed)
     return Result(answer=answer, prediction=prediction, parsed=parsed, elapsed_ms=(time.perf_counter() - started) * 1000)

@@ -49,3 +49,25 @@ def sample_value(field: Field):
 
 def sample_record(fields: list[Field]) -> dict:
     return {f.name: sample_value(f) for f in fields}
+
+
+def example_record(version) -> dict:
+    """The record the Test tab fills in: the first row of the model's own input example (an
+    MLflow model's), when it has one that fits the schema, else a sample built from the schema."""
+    from mlserve.errors import InvalidInput
+    from models_registry.inputs import parse_json_body
+
+    fields = version.input_fields
+    example = ((version.details or {}).get("mlflow") or {}).get("input_example")
+    if example is not None:
+        try:
+            parsed = parse_json_body(example, fields)
+        except InvalidInput:
+            parsed = None
+        if parsed is not None and parsed.batch.n_rows:
+            return {f.name: _plain(parsed.batch.columns[f.name][0]) for f in fields}
+    return sample_record(fields)
+
+
+def _plain(value):
+    return value.tolist() if hasattr(value, "tolist") else value

@@ -7,7 +7,8 @@ from typing import Any
 # Scalar types a field may have; tensor fields are "tensor(<element type>)".
 NUMERIC_TYPES = {"float", "double", "integer"}
 SCALAR_TYPES = NUMERIC_TYPES | {"string", "boolean"}
-OPTYPES = ("continuous", "categorical", "ordinal")
+# "text": free text a model tokenises itself (a TfidfVectorizer pipeline, a CatBoost text feature).
+OPTYPES = ("continuous", "categorical", "ordinal", "text")
 
 
 @dataclass
@@ -26,6 +27,8 @@ class Field:
     role: str = ""
     # Output probability fields: the class they belong to.
     label: Any = None
+    # What a tensor input holds when the artifact says so ("image"): it then takes image files.
+    media: str = ""
 
     @cached_property
     def is_tensor(self) -> bool:
@@ -40,8 +43,9 @@ class Field:
         for key in ("shape", "values", "interval", "label"):
             if data[key] is None:
                 del data[key]
-        if not data["role"]:
-            del data["role"]
+        for key in ("role", "media"):
+            if not data[key]:
+                del data[key]
         return data
 
     @classmethod

@@ -12,8 +12,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
 from accounts.models import User
-from mlserve.errors import ApplicationError, Conflict, NameTaken, NotAllowed, TooLarge
-from models_registry import artifacts, prediction, scripts
+from mlserve.errors import ApplicationError, Conflict, InvalidModel, NameTaken, NotAllowed, TooLarge
+from models_registry import artifacts, mlflow_models, prediction, scripts
 from models_registry.models import NAME_VALIDATOR, ModelVersion, RegisteredModel, artifact_path
 from models_registry.runners import client
 from models_registry.runtimes import CODE_FORMATS
@@ -47,18 +47,53 @@ def validate_model_name(name: str) -> str:
     return name
 
 
-def _inspect_staged(staged: artifacts.StagedFile, user: User) -> tuple[str, str, ModelInfo]:
+def _inspect_staged(staged: artifacts.StagedFile, user: User) -> tuple[artifacts.StagedFile, str, str, ModelInfo]:
+    """The artifact's format and schema (it loaded and predicted in a runner). An MLflow model's
+    ZIP gives way to its flavor's artifact, staged on its own: that file, in its real format, is
+    what is kept."""
     fmt, extension = detect_format(staged.path, staged.filename)
+    if fmt != "mlflow":
+        return (staged, *_inspect_file(staged, fmt, extension, user))
+    inner, mlflow = mlflow_models.extract(staged)
+    staged.discard()
+    try:
+        fmt, extension = detect_format(inner.path, inner.filename)
+        if fmt == "mlflow":
+            raise InvalidModel("The MLflow model's artifact is itself a ZIP of an MLflow model.", code="invalid_mlflow_model")
+        inner.filename = staged.filename  # the name the user knows; details["mlflow"] names the artifact
+        return (inner, *_inspect_file(inner, fmt, extension, user, mlflow))
+    except BaseException:
+        inner.discard()
+        raise
+
+
+def _inspect_file(
+    staged: artifacts.StagedFile, fmt: str, extension: str, user: User, mlflow: dict | None = None
+) -> tuple[str, str, ModelInfo]:
     # Some engines (xgboost) tell JSON from UBJSON by the file's extension.
     staged.path = staged.path.rename(staged.path.with_suffix(extension))
     if fmt in CODE_FORMATS and not can_upload_code(user):
         raise NotAllowed(
             "Pickle and joblib files run code when they are loaded, so only users with the "
             "'upload code' permission may upload them. Save the model with skops (skops.io.dump) "
-            "or convert it to ONNX (skl2onnx), and upload that instead.",
+            "or convert it to ONNX (skl2onnx), and upload that instead."
+            + (" (This MLflow model's artifact is a pickle.)" if mlflow else ""),
             code="code_upload_forbidden",
         )
-    return fmt, extension, inspect_artifact(staged.path, fmt, extension)
+    if mlflow is None:
+        return fmt, extension, inspect_artifact(staged.path, fmt, extension)
+    try:
+        info = inspect_artifact(
+            staged.path, fmt, extension,
+            adjust=lambda info: mlflow_models.apply_signature(info, mlflow), probe=mlflow.get("input_example"),
+        )
+    except InvalidModel as exc:
+        hint = mlflow_models.refusal_hint(mlflow, exc)
+        if hint:
+            raise InvalidModel(f"{exc.message} {hint}", code=exc.code, details=exc.details) from exc
+        raise
+    info.details["mlflow"] = mlflow
+    return fmt, extension, info
 
 
 def _store_version(
@@ -90,10 +125,10 @@ def _store_version(
 
 
 def _upload(*, model: RegisteredModel | None, owner: User, name: str, description: str, upload) -> ModelVersion:
-    staged = artifacts.stage_upload(upload)
+    uploaded = staged = artifacts.stage_upload(upload)
     stored_name = None
     try:
-        fmt, extension, info = _inspect_staged(staged, owner)
+        staged, fmt, extension, info = _inspect_staged(staged, owner)
         try:
             with transaction.atomic():
                 if model is None:
@@ -117,6 +152,7 @@ def _upload(*, model: RegisteredModel | None, owner: User, name: str, descriptio
                 artifacts.remove([stored_name])
             raise
     finally:
+        uploaded.discard()
         staged.discard()
     log.info("model %s v%s uploaded by %s (%s, %s)", model.name, version.number, owner, fmt, info.algorithm)
     return version

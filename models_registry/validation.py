@@ -5,30 +5,50 @@ A file that crashes its engine, needs more memory than an upload may take, or ne
 finishes loading is refused here with the cause in words (400 invalid_model), and
 nothing is stored."""
 
+import dataclasses
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 
-from mlserve.errors import ApplicationError, InvalidModel
-from models_registry.inputs import batch_from_records
+from mlserve.errors import ApplicationError, InvalidInput, InvalidModel
+from models_registry.inputs import batch_from_records, parse_json_body
 from models_registry.runners import client
 from models_registry.samples import sample_record
 from models_registry.schema import ModelInfo
 
 
-def inspect_artifact(path: Path, fmt: str, extension: str) -> ModelInfo:
-    """The artifact's schema, once it has loaded and answered a sample row in a runner."""
+def inspect_artifact(
+    path: Path, fmt: str, extension: str, *, adjust: Callable[[ModelInfo], bool] | None = None, probe: dict | None = None
+) -> ModelInfo:
+    """The artifact's schema, once it has loaded and answered in a runner.
+
+    adjust(info) may amend the schema (an MLflow signature); when it renames inputs it
+    returns True and the model is loaded again, in a runner of its own, with the new
+    names. probe is a request body to try instead of the sample row (an MLflow input
+    example); if it does not fit the schema, the sample row is tried and
+    details["probe_note"] says why."""
     info_dict, spec = client.inspect(path, fmt, extension, label="The uploaded model")
+    keys = [spec.key]
     try:
         info = ModelInfo.from_dict(info_dict)
+        if adjust is not None and adjust(info):
+            spec = dataclasses.replace(spec, key=f"{spec.key}-{uuid.uuid4().hex[:6]}", info=info.to_dict())
+            keys.append(spec.key)
+        batch = None
+        if probe is not None:
+            try:
+                batch = parse_json_body(probe, info.inputs).batch
+            except InvalidInput as exc:
+                info.details["probe_note"] = f"The input example does not fit the schema ({exc.message}); a sample row was tried instead."
+        what = "its input example" if batch is not None else "a sample input built from its schema"
         try:
-            batch = batch_from_records([sample_record(info.inputs)], info.inputs)
+            if batch is None:
+                batch = batch_from_records([sample_record(info.inputs)], info.inputs)
             client.predict(spec, batch)
         except (client.ModelCrashed, client.ModelOutOfMemory, client.ModelTimeout) as exc:
-            raise InvalidModel(f"The model loaded, but on a sample input: {exc.message}", details=exc.details) from None
+            raise InvalidModel(f"The model loaded, but on {what}: {exc.message}", details=exc.details) from None
         except ApplicationError as exc:
-            raise InvalidModel(
-                f"The model loaded but failed to predict on a sample input built from its schema: {exc.message}",
-                code="probe_failed",
-            ) from None
+            raise InvalidModel(f"The model loaded but failed to predict on {what}: {exc.message}", code="probe_failed") from None
         return info
     finally:
-        client.stop(keys=[spec.key])
+        client.stop(keys=keys)

@@ -1,5 +1,6 @@
 import json
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -11,10 +12,11 @@ from mlserve.errors import ApplicationError, InvalidInput, NameTaken
 from mlserve.templatetags.tables import sorted_queryset
 from models_registry import prediction, selectors, services
 from models_registry.forms import ModelEditForm, ModelUploadForm, PredictionForm, PreprocessingForm, VersionUploadForm
-from models_registry.images import image_field
+from models_registry.images import image_field, offered_config
 from models_registry.runners import client
 from models_registry.runtimes import FORMAT_LABELS
-from models_registry.samples import sample_record
+from models_registry.samples import example_record, sample_record
+from models_registry.video import Sampling
 
 
 @login_required
@@ -135,6 +137,7 @@ def result_rows(result: prediction.Result) -> list[dict]:
     """Per input row: where it came from, the prediction, and the class probabilities (for bars)."""
     body = result.body
     sources = body.get("sources") or []
+    timestamps = body.get("timestamps") or []
     probabilities = body.get("probabilities") or []
     rows = []
     for i, value in enumerate(body["predictions"][:MAX_RESULT_ROWS_SHOWN]):
@@ -143,6 +146,7 @@ def result_rows(result: prediction.Result) -> list[dict]:
             {
                 "index": i,
                 "source": sources[i] if i < len(sources) else "",
+                "timestamp": timestamps[i] if i < len(timestamps) else None,
                 "prediction": value if not isinstance(value, (dict, list)) else json.dumps(value)[:500],
                 "probabilities": [
                     {"label": label, "p": p, "percent": round(p * 100, 1), "top": str(label) == str(value)}
@@ -160,7 +164,9 @@ def test_page(request, *, version, predict, api_url: str) -> dict:
     image_input = image_field(fields)
     config = prediction.image_config(version)
     image_name = image_input.name if image_input and config else None
-    sample = sample_record(fields)
+    # A tensor not taken for an image may still be one (a flat 8x8 digit): offered, folded away.
+    offered = offered_config(image_input) if image_input and not config else None
+    sample = example_record(version)
     mode = request.POST.get("mode", "form")
     form = PredictionForm(request.POST if mode == "form" else None, request.FILES or None, schema=fields, image_input=image_name)
     context = {
@@ -168,12 +174,17 @@ def test_page(request, *, version, predict, api_url: str) -> dict:
         "form": form,
         "json_text": json.dumps({"inputs": sample}, indent=2),
         "sample": sample,
-        "preprocessing_form": PreprocessingForm.from_config(config, request.POST if mode == "preprocessing" else None) if config else None,
+        "preprocessing_form": PreprocessingForm.from_config(config or offered, request.POST if mode == "preprocessing" else None)
+        if config or offered
+        else None,
+        "preprocessing_offered": bool(offered),
         "error": None,
         "result": None,
         "rows": [],
         "curl": api_examples.curl_json(api_url, {"inputs": sample}),
         "has_image_input": bool(image_name),
+        "text_input": fields[0].name if len(fields) == 1 and fields[0].type == "string" else None,
+        "video_default_fps": settings.MLSERVE_VIDEO_DEFAULT_FPS,
     }
     if request.method != "POST" or mode not in ("form", "json", "file"):
         return context
@@ -194,9 +205,10 @@ def test_page(request, *, version, predict, api_url: str) -> dict:
         else:
             upload = request.FILES.get("file")
             if upload is None:
-                raise InvalidInput("Choose a file to upload (CSV, TSV, JSON lines, text, an image or a ZIP).")
+                raise InvalidInput("Choose a file to upload (CSV, TSV, JSON lines, text, an image, a video or a ZIP).")
             context["curl"] = api_examples.curl_file(api_url, upload.name)
-            result = predict(upload=upload)
+            sampling = Sampling.from_params(request.POST)
+            result = predict(upload=upload, sampling=sampling) if sampling else predict(upload=upload)
     except ApplicationError as exc:
         context["error"] = exc
         field_errors = exc.details.get("fields", {}) if isinstance(exc.details, dict) else {}

@@ -25,7 +25,7 @@ from deployments.api.serializers import (
 from deployments.models import Deployment, PredictionTask
 from mlserve.errors import ApplicationError, Conflict, NotFound
 from mlserve.pagination import paginate, paginated
-from models_registry.api.parsers import PREDICTION_PARSERS, SafeJSONParser, prediction_input
+from models_registry.api.parsers import PREDICTION_PARSERS, VIDEO_PARAMETERS, SafeJSONParser, prediction_input
 from models_registry.api.serializers import (
     PredictionRequestSerializer,
     PredictionResponseSerializer,
@@ -130,6 +130,7 @@ class DeploymentPredictView(APIView):
     permission_classes = [IsAuthenticated]  # deployment keys too
 
     @extend_schema(
+        parameters=VIDEO_PARAMETERS,
         request={"application/json": PredictionRequestSerializer, "multipart/form-data": VersionCreateSerializer},
         responses=PredictionResponseSerializer,
         tags=["serving"],
@@ -157,6 +158,7 @@ class DeploymentTasksView(APIView):
         return paginate(request, tasks, TaskSerializer, view=self)
 
     @extend_schema(
+        parameters=VIDEO_PARAMETERS,
         request={"application/json": PredictionRequestSerializer, "multipart/form-data": VersionCreateSerializer},
         responses={202: TaskAcceptedSerializer},
         tags=["serving"],

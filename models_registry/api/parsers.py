@@ -2,6 +2,7 @@
 
 import io
 
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.parsers import BaseParser, FormParser, JSONParser, MultiPartParser
 
@@ -16,6 +17,10 @@ RAW_TYPES = {
     "application/jsonlines": "body.jsonl",
     "image/png": "body.png",
     "image/jpeg": "body.jpg",
+    "video/mp4": "body.mp4",
+    "video/webm": "body.webm",
+    "video/quicktime": "body.mov",
+    "video/x-matroska": "body.mkv",
     "application/zip": "body.zip",
     "application/octet-stream": "body.bin",
 }
@@ -48,16 +53,26 @@ class RawBodyParser(BaseParser):
 
 
 PREDICTION_PARSERS = [SafeJSONParser, MultiPartParser, FormParser, RawBodyParser]
+# The frames of a video file to predict on (in the query, or as form fields beside the file).
+VIDEO_PARAMETERS = [
+    OpenApiParameter("fps", float, description="Video files: frames per second to predict on (default 1)"),
+    OpenApiParameter("every_n_frames", int, description="Video files: every N-th frame instead"),
+]
 
 
 def prediction_input(request) -> dict:
-    """Keyword arguments for models_registry.prediction: data= (JSON) or upload= (a file)."""
+    """Keyword arguments for models_registry.prediction: data= (JSON) or upload= (a file), and
+    for a video the frames to sample (every_n_frames or fps, in the query or the form)."""
+    from models_registry.video import Sampling
+
     data = request.data
     upload = request.FILES.get("file") if hasattr(request, "FILES") else None
     if upload is None and isinstance(data, dict) and isinstance(data.get("file"), RawFile):
         upload = data["file"]
     if upload is not None:
-        return {"upload": upload}
+        form = data if hasattr(data, "getlist") else {}
+        sampling = Sampling.from_params(request.query_params) or Sampling.from_params(form)
+        return {"upload": upload, "sampling": sampling} if sampling else {"upload": upload}
     if request.content_type.startswith("multipart/"):
         raise InvalidInput('A multipart request must carry the input as a "file" field.', code="empty_input")
     has_body = int(request.META.get("CONTENT_LENGTH") or 0) > 0

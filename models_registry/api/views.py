@@ -6,7 +6,7 @@ from rest_framework.views import APIView
 
 from mlserve.pagination import paginate, paginated
 from models_registry import prediction, selectors, services
-from models_registry.api.parsers import PREDICTION_PARSERS, prediction_input
+from models_registry.api.parsers import PREDICTION_PARSERS, VIDEO_PARAMETERS, prediction_input
 from models_registry.api.serializers import (
     ModelCreateSerializer,
     ModelDetailSerializer,
@@ -105,7 +105,7 @@ class ModelPredictView(APIView):
     parser_classes = PREDICTION_PARSERS
 
     @extend_schema(
-        parameters=[OpenApiParameter("version", int, description="Version to use (default: latest)")],
+        parameters=[OpenApiParameter("version", int, description="Version to use (default: latest)"), *VIDEO_PARAMETERS],
         request={
             "application/json": PredictionRequestSerializer,
             "multipart/form-data": VersionCreateSerializer,

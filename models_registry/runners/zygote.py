@@ -34,8 +34,9 @@ PRELOAD = (
     "sklearn.tree", "sklearn.pipeline", "sklearn.compose", "sklearn.preprocessing", "sklearn.impute",
     "sklearn.feature_extraction.text", "sklearn.neighbors", "sklearn.svm", "sklearn.naive_bayes",
     "sklearn.neural_network", "sklearn.cluster", "sklearn.decomposition", "skops.io", "joblib", "xgboost",
-    "onnx", "pyseccomp",
+    "onnx", "lightgbm", "catboost", "pyseccomp",
     "models_registry.runtimes.sklearn", "models_registry.runtimes.xgboost", "models_registry.runtimes.onnx",
+    "models_registry.runtimes.lightgbm", "models_registry.runtimes.catboost",
 )
 log = logging.getLogger("mlserve.zygote")
 

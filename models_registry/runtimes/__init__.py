@@ -62,6 +62,8 @@ ENGINE_OPTIONS = {
     "xgboost_threads": 1,
     # Check an XGBoost JSON model's trees before libxgboost reads them (off only to test the sandbox).
     "xgboost_check_trees": True,
+    "lightgbm_threads": 1,
+    "catboost_threads": 1,
     "java_path": None,
     "java_opts": "-Xmx1g -XX:+UseSerialGC -Xshare:auto",
 }
@@ -75,6 +77,8 @@ FORMAT_LABELS = {
     "pmml": "PMML",
     "onnx": "ONNX",
     "xgboost": "XGBoost",
+    "lightgbm": "LightGBM",
+    "catboost": "CatBoost",
     "skops": "scikit-learn (skops)",
     "pickle": "scikit-learn / pickle",
 }
@@ -89,6 +93,10 @@ def runtime_for(fmt: str) -> ModuleType:
         from models_registry.runtimes import onnx as module
     elif fmt == "xgboost":
         from models_registry.runtimes import xgboost as module
+    elif fmt == "lightgbm":
+        from models_registry.runtimes import lightgbm as module
+    elif fmt == "catboost":
+        from models_registry.runtimes import catboost as module
     elif fmt in ("skops", "pickle"):
         from models_registry.runtimes import sklearn as module
     else:

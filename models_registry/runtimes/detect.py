@@ -1,5 +1,6 @@
 """Which format an uploaded file is, from its content (the extension is only a hint)."""
 
+import re
 import zipfile
 from pathlib import Path
 
@@ -7,7 +8,9 @@ from mlserve.errors import InvalidModel, UnsupportedFormat
 
 SUPPORTED = (
     "PMML (.pmml, .xml), ONNX (.onnx), XGBoost save_model JSON/UBJ (.json, .ubj), "
-    "scikit-learn skops (.skops), or a scikit-learn pickle/joblib (.pkl, .joblib; trusted users only)"
+    "LightGBM save_model text or dump_model JSON (.txt, .json), CatBoost (.cbm), "
+    "scikit-learn skops (.skops), a ZIP of an MLflow model directory, "
+    "or a scikit-learn pickle/joblib (.pkl, .joblib; trusted users only)"
 )
 PICKLE_EXTENSIONS = {".pkl", ".pickle", ".joblib", ".sav"}
 # joblib.dump(..., compress=...) wraps the pickle in one of these.
@@ -16,7 +19,9 @@ ZLIB_HEADERS = (b"\x78\x01", b"\x78\x5e", b"\x78\x9c", b"\x78\xda")
 # The first byte of a protobuf field tag that can open an ONNX ModelProto (fields 1-8, 14, 20).
 ONNX_LEADING_BYTES = {0x08, 0x12, 0x1A, 0x22, 0x2A, 0x32, 0x3A, 0x42, 0x72, 0xA2}
 UBJSON_MARKERS = b"iUIlLdDSHTFZ{["
-
+CATBOOST_MAGIC = b"CBM1"
+LIGHTGBM_TEXT = re.compile(rb"^tree\r?\nversion=v\d")
+LIGHTGBM_DUMP = re.compile(rb'"name"\s*:\s*"tree"')
 
 
 def detect_format(path: Path, filename: str) -> tuple[str, str]:
@@ -29,8 +34,12 @@ def detect_format(path: Path, filename: str) -> tuple[str, str]:
 
     if head.startswith(b"PK\x03\x04"):
         return _zip_format(path, ext)
+    if head.startswith(CATBOOST_MAGIC):
+        return "catboost", ".cbm"
 
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if LIGHTGBM_TEXT.match(text):
+        return "lightgbm", ".txt"
     if text.startswith(b"<"):
         _check_pmml_root(path)
         return "pmml", ".pmml"
@@ -55,10 +64,13 @@ def _zip_format(path: Path, ext: str) -> tuple[str, str]:
         raise InvalidModel(f"The file starts like a ZIP archive but is damaged: {exc}") from exc
     if "schema.json" in names:
         return "skops", ".skops"
+    if any(n == "MLmodel" or n.endswith("/MLmodel") for n in names):
+        return "mlflow", ".zip"
     named = f" named {ext}" if ext else ""
     raise UnsupportedFormat(
         f"This is a ZIP archive{named}, not a model file. Upload the model itself: {SUPPORTED}. "
-        "(A .skops file is a ZIP too, but it holds a schema.json, which this archive does not.)"
+        "(A .skops file is a ZIP too, but it holds a schema.json, and an MLflow model's ZIP holds an MLmodel file; "
+        "this archive holds neither.)"
     )
 
 
@@ -73,8 +85,11 @@ def _xgboost_format(text: bytes, ext: str) -> tuple[str, str]:
     if len(text) > 1 and text[1:2] in (b'"', b" ", b"\n", b"\r", b"\t", b"}"):
         if b'"learner"' in text:
             return "xgboost", ".json"
+        if LIGHTGBM_DUMP.search(text) and (b'"num_tree_per_iteration"' in text or b'"tree_info"' in text):
+            return "lightgbm", ".json"
         raise UnsupportedFormat(
-            f"This is a JSON document but not an XGBoost model (no 'learner' object). Supported formats: {SUPPORTED}."
+            "This is a JSON document but neither an XGBoost model (no 'learner' object) nor a LightGBM dump "
+            f"(no \"name\": \"tree\"). Supported formats: {SUPPORTED}."
         )
     if text[1:2] in (bytes([m]) for m in UBJSON_MARKERS) and b"learner" in text[:64]:
         return "xgboost", ".ubj"

@@ -1,5 +1,14 @@
-"""ONNX models on onnxruntime: data only, safe to load."""
+"""ONNX models on onnxruntime: data only, safe to load.
 
+A classifier is told by its outputs, whatever op computes it: a label tensor beside a
+probability tensor [N, K] or a ZipMap, or a single softmax [N, K]. Its class names come
+from the model's metadata when it has them (metadata_props "classes", "class_names" or
+"labels"), else from the graph (classifier ops, ZipMap, the class array skl2onnx puts
+before its label), else they are 0..K-1.
+"""
+
+import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +35,12 @@ ELEMENT_TYPES = {
 }
 CLASSIFIER_OPS = {"LinearClassifier", "TreeEnsembleClassifier", "SVMClassifier", "ZipMap"}
 LABEL_ATTRIBUTES = ("classlabels_int64s", "classlabels_ints", "classlabels_strings")
+CLASS_METADATA_KEYS = ("classes", "class_names", "labels", "classlabels", "class_labels")
+LABEL_TYPES = ("tensor(int64)", "tensor(int32)", "tensor(string)")
+PROBABILITY_TYPES = ("tensor(float)", "tensor(double)")
+PROBABILITY_NAME = re.compile(r"(?i)prob|score|softmax|confidence")
+# Inputs that say they are images: ONNX's IMAGE type denotation, or a name like these.
+IMAGE_DENOTATION = "IMAGE"
 
 
 def _dim(d):
@@ -49,8 +64,68 @@ def _session(path: Path):
         raise InvalidModel(f"onnxruntime could not load this model (corrupt, truncated or unsupported): {text}") from exc
 
 
+def _metadata_classes(model) -> list | None:
+    """Class names written into the model's metadata: a JSON list, a JSON {index: name}, or a comma list."""
+    props = {p.key.lower(): p.value for p in model.metadata_props}
+    for key in CLASS_METADATA_KEYS:
+        text = props.get(key)
+        if not text:
+            continue
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = [v.strip() for v in text.split(",") if v.strip()]
+        if isinstance(value, dict):
+            try:
+                value = [value[k] for k in sorted(value, key=lambda k: int(k))]
+            except (TypeError, ValueError):
+                continue
+        if isinstance(value, list) and value and all(isinstance(v, (str, int)) for v in value):
+            return value
+    return None
+
+
+def _extractor_classes(model) -> list | None:
+    """The class array skl2onnx feeds to ArrayFeatureExtractor to turn the argmax into the label."""
+    from onnx import numpy_helper
+
+    constants = {t.name: t for t in model.graph.initializer if len(t.dims) == 1}
+    for node in model.graph.node:
+        if node.op_type == "ArrayFeatureExtractor" and node.input and node.input[0] in constants:
+            values = numpy_helper.to_array(constants[node.input[0]]).tolist()
+            return [v.decode() if isinstance(v, bytes) else v for v in values]
+    return None
+
+
+def _softmax_outputs(model) -> set[str]:
+    """Graph outputs computed by a Softmax (through Identity or Cast nodes)."""
+    producer = {o: n for n in model.graph.node for o in n.output}
+    found = set()
+    for output in model.graph.output:
+        node = producer.get(output.name)
+        while node is not None and node.op_type in ("Identity", "Cast"):
+            node = producer.get(node.input[0])
+        if node is not None and node.op_type == "Softmax":
+            found.add(output.name)
+    return found
+
+
+def _image_inputs(model) -> set[str]:
+    """Inputs the model itself says are images (type denotation IMAGE, a DATA_CHANNEL dimension,
+    or Image.* metadata as Windows ML writes it, for a model with one input)."""
+    inputs = [i for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
+    found = set()
+    for item in inputs:
+        tensor = item.type.tensor_type
+        if item.type.denotation == IMAGE_DENOTATION or any(d.denotation == "DATA_CHANNEL" for d in tensor.shape.dim):
+            found.add(item.name)
+    if len(inputs) == 1 and any(p.key.startswith("Image.") for p in model.metadata_props):
+        found.add(inputs[0].name)
+    return found
+
+
 def _graph_classes(path: Path) -> tuple[list | None, str, dict]:
-    """Class labels written into the graph by converters (ZipMap or *Classifier nodes), and metadata."""
+    """Class labels the model carries (metadata, or written into the graph by converters), and facts."""
     import onnx
 
     try:
@@ -59,7 +134,8 @@ def _graph_classes(path: Path) -> tuple[list | None, str, dict]:
         raise  # over the runner's memory budget: said as such by the runner
     except Exception as exc:
         raise InvalidModel(f"This is not a valid ONNX file (it does not parse as an ONNX protobuf): {exc}") from exc
-    classes = None
+    classes = _metadata_classes(model)
+    source = "metadata" if classes else None
     ops = []
     for node in model.graph.node:
         ops.append(node.op_type)
@@ -68,13 +144,19 @@ def _graph_classes(path: Path) -> tuple[list | None, str, dict]:
                 if attr.name in LABEL_ATTRIBUTES:
                     values = list(attr.ints) if attr.ints else [s.decode() for s in attr.strings]
                     if values:
-                        classes = values
+                        classes, source = values, "graph"
+    if classes is None:
+        classes = _extractor_classes(model)
+        source = "graph" if classes else None
     opsets = {o.domain or "ai.onnx": o.version for o in model.opset_import}
     meta = {
         "producer": f"{model.producer_name} {model.producer_version}".strip(),
         "ir_version": model.ir_version,
         "opsets": opsets,
         "main_ops": sorted({op for op in ops if op not in ("Cast", "Identity", "Reshape", "Concat")})[:12],
+        "class_source": source,
+        "softmax_outputs": sorted(_softmax_outputs(model)),
+        "image_inputs": sorted(_image_inputs(model)),
     }
     return classes, _algorithm_name(ops), meta
 
@@ -90,7 +172,7 @@ def _algorithm_name(ops: list[str]) -> str:
     return "ONNX graph (" + ", ".join(dict.fromkeys(ops[:5])) + ")"
 
 
-def _input_field(meta) -> tuple[Field, dict]:
+def _input_field(meta, image_inputs=()) -> tuple[Field, dict]:
     if meta.type not in ELEMENT_TYPES:
         raise InvalidModel(f"Input {meta.name!r} has type {meta.type}, which mlserve cannot feed.")
     scalar, _ = ELEMENT_TYPES[meta.type]
@@ -100,18 +182,52 @@ def _input_field(meta) -> tuple[Field, dict]:
         # One value per row: [N] or [N, 1].
         field = Field(name=meta.name, type=scalar, optype="categorical" if scalar == "string" else "continuous")
     else:
-        field = Field(name=meta.name, type=f"tensor({scalar})", shape=dims[1:])
+        field = Field(name=meta.name, type=f"tensor({scalar})", shape=dims[1:], media="image" if meta.name in image_inputs else "")
     return field, plan
 
 
-def _output_role(meta, classes) -> str:
-    if meta.type.startswith("seq(map("):
-        return "probability_map"
-    if meta.type in ("tensor(int64)", "tensor(string)", "tensor(int32)") and len(meta.shape) == 1 and classes:
-        return "label"
-    if meta.type == "tensor(float)" and len(meta.shape) == 2 and classes and meta.shape[1] in (len(classes), None):
-        return "probability_tensor"
-    return "tensor"
+def _width(meta) -> int | None:
+    return meta.shape[1] if len(meta.shape) == 2 and isinstance(meta.shape[1], int) else None
+
+
+def _output_roles(outputs, classes, softmax: set) -> tuple[dict, list | None]:
+    """Each output's role, and the classes, when the outputs are a classifier's: a label beside
+    probabilities (a tensor [N, K] or a ZipMap), or a lone softmax [N, K]."""
+    labels = [o for o in outputs if o.type in LABEL_TYPES and (len(o.shape) == 1 or (len(o.shape) == 2 and o.shape[1] == 1))]
+    maps = [o for o in outputs if o.type.startswith("seq(map(")]
+    tensors = [o for o in outputs if o.type in PROBABILITY_TYPES and len(o.shape) == 2]
+    probability = None
+    if len(tensors) == 1 and (classes or labels or tensors[0].name in softmax):
+        probability = tensors[0]
+    elif len(tensors) > 1:
+        named = [t for t in tensors if t.name in softmax or PROBABILITY_NAME.search(t.name)]
+        probability = named[0] if len(named) == 1 else None
+    known = classes is not None
+    width = _width(probability) if probability is not None else None
+    if classes is None and width:
+        classes = list(range(width))
+    if classes is not None and width not in (None, len(classes)):
+        probability = None  # its columns are not the classes
+    label = labels[0] if len(labels) == 1 else None
+    if label is not None and (probability is not None or maps):
+        is_classifier = classes is not None
+    elif label is not None:
+        is_classifier = known  # a label alone, the classes written in the graph (an SVM without probabilities)
+    else:
+        is_classifier = probability is not None and probability.name in softmax and len(outputs) == 1
+    if not is_classifier:
+        return {o.name: "tensor" for o in outputs}, None
+    roles = {}
+    for o in outputs:
+        if label is not None and o.name == label.name:
+            roles[o.name] = "label"
+        elif o.name in {m.name for m in maps}:
+            roles[o.name] = "probability_map"
+        elif probability is not None and o.name == probability.name:
+            roles[o.name] = "probability_tensor"
+        else:
+            roles[o.name] = "tensor"
+    return roles, classes
 
 
 def inspect(path: Path, fmt: str = "onnx") -> tuple[ModelInfo, "OnnxPredictor"]:
@@ -121,21 +237,21 @@ def inspect(path: Path, fmt: str = "onnx") -> tuple[ModelInfo, "OnnxPredictor"]:
     session = _session(path)
     inputs, plans = [], []
     for item in session.get_inputs():
-        field, plan = _input_field(item)
+        field, plan = _input_field(item, meta["image_inputs"])
         inputs.append(field)
         plans.append(plan)
     if not inputs:
         raise InvalidModel("The ONNX graph has no inputs to feed.")
 
-    roles = {o.name: _output_role(o, classes) for o in session.get_outputs()}
-    has_label = "label" in roles.values()
-    has_proba = any(r in ("probability_map", "probability_tensor") for r in roles.values())
-    if has_label and classes:
+    roles, classes = _output_roles(session.get_outputs(), classes, set(meta["softmax_outputs"]))
+    if classes is not None:
         model_type = "classification"
-        label_type = "string" if isinstance(classes[0], str) else "integer"
+        label_type = "string" if any(isinstance(c, str) for c in classes) else "integer"
+        has_proba = any(r in ("probability_map", "probability_tensor") for r in roles.values())
         outputs = class_output_fields(classes, label_type) if has_proba else class_output_fields(classes, label_type)[:1]
+        if meta["class_source"] == "metadata" or "label" not in roles.values():
+            meta["label_from"] = "probabilities"  # the most probable of the named classes
     else:
-        classes = None
         outputs = []
         for o in session.get_outputs():
             scalar = ELEMENT_TYPES.get(o.type, (o.type, None))[0]
@@ -169,6 +285,7 @@ class OnnxPredictor:
         self.classes = info.classes
         self.plans = info.details["input_plan"]
         self.roles = info.details["output_roles"]
+        self.label_from_probabilities = info.details.get("label_from") == "probabilities"
         self.output_names = [o.name for o in session.get_outputs()]
 
     def _feed(self, batch: Batch) -> dict:
@@ -201,9 +318,11 @@ class OnnxPredictor:
                 if role == "label":
                     labels = [python_scalar(v) for v in value]
                 elif role == "probability_map":
-                    proba = np.array([[row[c] for c in self.classes] for row in value], dtype=np.float64)
+                    proba = _map_probabilities(value, self.classes)
                 elif role == "probability_tensor":
                     proba = np.asarray(value, dtype=np.float64)
+            if proba is not None and (labels is None or self.label_from_probabilities):
+                labels = [self.classes[i] for i in proba.argmax(axis=1)]
             return Prediction(predictions=labels, probabilities=proba, classes=self.classes)
         if self.model_type == "regression":
             return Prediction(predictions=np.asarray(results[self.output_names[0]]).reshape(batch.n_rows, -1)[:, 0].tolist())
@@ -211,6 +330,15 @@ class OnnxPredictor:
         for i in range(batch.n_rows):
             rows.append({name: _jsonable(results[name][i]) for name in self.output_names})
         return Prediction(predictions=rows)
+
+
+def _map_probabilities(rows: list[dict], classes: list) -> np.ndarray:
+    """ZipMap's dicts as columns in class order; by position when the classes are names from
+    the metadata and the ZipMap's keys are the graph's own labels."""
+    try:
+        return np.array([[row[c] for c in classes] for row in rows], dtype=np.float64)
+    except KeyError:
+        return np.array([list(row.values()) for row in rows], dtype=np.float64)
 
 
 def _row(batch: Batch, i: int) -> Batch:

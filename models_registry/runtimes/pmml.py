@@ -2,16 +2,23 @@
 
 The schema is read from the XML itself with defusedxml (no entities, no DTD
 fetches, no network), which also vets the document before the JVM sees it.
+
+By PMML's semantics a model's prediction is its target field's value, whether or not
+the <Output> lists a predictedValue field (sklearn2pmml lists only the probabilities):
+a classifier's label is then the most probable class, and a regression's value is
+asked of the evaluator by adding the missing output field to the document it reads.
 """
 
+import re
 import threading
+import xml.parsers.expat
 from pathlib import Path
 
 import numpy as np
 import orjson
 
 from mlserve.errors import InvalidModel, Unavailable
-from models_registry.runtimes import ENGINE_OPTIONS, Batch, Prediction
+from models_registry.runtimes import ENGINE_OPTIONS, Batch, Prediction, pmml_refusals
 from models_registry.schema import Field, ModelInfo, class_output_fields, python_scalar
 
 MODEL_ELEMENTS = {
@@ -154,7 +161,12 @@ def read_schema(root) -> dict:
         inner = {_local(c.tag) for s in segments for c in s if _local(c.tag) in MODEL_ELEMENTS}
         algorithm += f": {len(segments)} segments of {', '.join(sorted(inner)) or 'models'}, {segmentation.get('multipleModelMethod', '')}"
     application = _child(_child(root, "Header") if _child(root, "Header") is not None else root, "Application")
+    output = _child(model, "Output")
+    features = [f.get("feature", "predictedValue") for f in _children(output, "OutputField")] if output is not None else []
     return {
+        "has_output": output is not None,
+        "outputs_predicted_value": "predictedValue" in features,
+        "outputs_probability": "probability" in features,
         "function": model.get("functionName", ""),
         "model_element": _local(model.tag),
         "model_name": model.get("modelName", ""),
@@ -184,15 +196,72 @@ def _pmml_context():
             ) from exc
 
 
-def _load_model(path: Path):
+def _load_model(path: Path, add_predicted: dict | None = None):
+    """The evaluator's model; add_predicted (name, dataType, optype) adds that predictedValue
+    output field to the document first, for a model whose <Output> does not list one."""
     _pmml_context()
     from pypmml import Model
 
     try:
+        if add_predicted:
+            return Model.fromString(_document_with_predicted_value(path, add_predicted))
         return Model.fromFile(str(path))
     except Exception as exc:
-        text = " ".join(str(a) for a in getattr(exc, "args", ()) if a) or type(exc).__name__
-        raise InvalidModel(f"The PMML evaluator (PMML4S) refused this document: {text[:500]}") from exc
+        message, details = pmml_refusals.explain(path, exc)
+        raise InvalidModel(message, details=details) from exc
+
+
+OUTPUT_START = re.compile(rb"""<([\w.:-]*)Output\b(?:[^>"']|"[^"]*"|'[^']*')*?(/?)>""")
+
+
+def _document_with_predicted_value(path: Path, field: dict) -> str:
+    """The document's text with one more OutputField in the top-level model's <Output>."""
+    data = path.read_bytes()
+    offsets = []
+    parser = xml.parsers.expat.ParserCreate()
+    depth = [0]
+
+    def start(name, attrs):
+        depth[0] += 1
+        # <PMML> is depth 1, the model element depth 2, its <Output> depth 3.
+        if depth[0] == 3 and name.rsplit(":", 1)[-1] == "Output" and not offsets:
+            offsets.append(parser.CurrentByteIndex)
+
+    def end(name):
+        depth[0] -= 1
+
+    parser.StartElementHandler, parser.EndElementHandler = start, end
+    parser.Parse(data, True)
+    match = OUTPUT_START.match(data, offsets[0])
+    prefix = match.group(1).decode()
+    added = (
+        f'<{prefix}OutputField name="{field["name"]}" feature="predictedValue" '
+        f'dataType="{field["dataType"]}" optype="{field["optype"]}"/>'
+    ).encode()
+    if match.group(2):  # <Output/>
+        replacement = f"<{prefix}Output>".encode() + added + f"</{prefix}Output>".encode()
+    else:
+        replacement = match.group(0) + added
+    text = data[: match.start()] + replacement + data[match.end() :]
+    try:
+        return text.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return text.decode("latin-1")
+
+
+def _predicted_field(schema: dict, function: str) -> dict | None:
+    """The predictedValue output to add: when the <Output> lists none, and no probabilities
+    either for a classifier (with probabilities, the label is their most probable class)."""
+    if not schema["has_output"] or schema["outputs_predicted_value"] or not schema["targets"]:
+        return None
+    if function == "classification" and schema["outputs_probability"]:
+        return None
+    if function not in ("classification", "regression"):
+        return None
+    target = schema["targets"][0]
+    data_type = {"integer": "integer", "float": "float", "double": "double", "boolean": "boolean"}.get(target.type, "string")
+    optype = "continuous" if function == "regression" else "categorical"
+    return {"name": f"mlserve_predicted({target.name})", "dataType": data_type, "optype": optype}
 
 
 def _engine_version() -> str:
@@ -234,7 +303,8 @@ def inspect(path: Path, fmt: str = "pmml") -> tuple[ModelInfo, "PmmlPredictor"]:
     schema = read_schema(root)
     if not schema["inputs"]:
         raise InvalidModel("The PMML model declares no active input fields in its MiningSchema.")
-    model = _load_model(path)
+    add_predicted = _predicted_field(schema, schema["function"])
+    model = _load_model(path, add_predicted)
     function = schema["function"] or str(model.functionName)
     classes = None
     if function == "classification":
@@ -254,6 +324,10 @@ def inspect(path: Path, fmt: str = "pmml") -> tuple[ModelInfo, "PmmlPredictor"]:
         "targets": [t.to_dict() for t in schema["targets"]],
         "output_columns": columns,
     }
+    if add_predicted:
+        details["added_output"] = add_predicted
+    elif function == "classification" and columns["label"] is None and columns["probabilities"]:
+        details["label_from"] = "the most probable class (the <Output> lists probabilities only)"
     info = ModelInfo(
         format="pmml",
         model_type=model_type,
@@ -291,12 +365,17 @@ class PmmlPredictor:
         result = {name: [row[i] for row in answer["data"]] for name, i in index.items()}
         if self.model_type == "classification":
             label_col = self.columns["label"]
-            labels = [_label(v, self.classes) for v in result[label_col]] if label_col else [None] * batch.n_rows
             proba = None
             if self.columns["probabilities"]:
                 proba = np.column_stack(
                     [np.asarray(result[self.columns["probabilities"][str(c)]], dtype=np.float64) for c in self.classes]
                 )
+            if label_col:
+                labels = [_label(v, self.classes) for v in result[label_col]]
+            elif proba is not None:
+                labels = _most_probable(proba, self.classes)
+            else:
+                labels = [None] * batch.n_rows
             return Prediction(predictions=labels, probabilities=proba, classes=self.classes)
         if self.model_type == "clustering" and self.columns["cluster"]:
             return Prediction(predictions=[python_scalar(v) for v in result[self.columns["cluster"]]])
@@ -305,7 +384,23 @@ class PmmlPredictor:
         return Prediction(predictions=[dict(zip(answer["columns"], row)) for row in answer["data"]])
 
 
+def _most_probable(proba: np.ndarray, classes: list) -> list:
+    """The target's value by PMML's rule for classifiers: the class of highest probability
+    (the first of the target's categories on a tie); none when the evaluator gave none."""
+    labels = []
+    for row in proba:
+        if np.isnan(row).all():
+            labels.append(None)
+        else:
+            labels.append(classes[int(np.nanargmax(row))])
+    return labels
+
+
 def _json_value(value):
+    if isinstance(value, np.float32):
+        # The decimal that was sent (5.1), not its float32 widened to 5.099999904632568: PMML4S
+        # compares inputs with the document's thresholds in double precision.
+        return None if np.isnan(value) else float(str(value))
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and np.isnan(value):
@@ -330,4 +425,4 @@ def _label(value, classes):
 
 
 def load(path: Path, info: ModelInfo) -> PmmlPredictor:
-    return PmmlPredictor(_load_model(path), info)
+    return PmmlPredictor(_load_model(path, info.details.get("added_output")), info)

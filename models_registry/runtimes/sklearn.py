@@ -38,6 +38,9 @@ SKOPS_ALLOWED_TYPES = {
     "numpy.dtype",
 }
 ENCODERS = ("OneHotEncoder", "OrdinalEncoder", "TargetEncoder")
+# A pipeline that starts with one of these takes one text per row, not a table.
+TEXT_VECTORIZERS = ("CountVectorizer", "TfidfVectorizer", "HashingVectorizer")
+TEXT_INPUT = "text"
 
 
 def _load_estimator(path: Path, fmt: str):
@@ -199,7 +202,14 @@ def _categorical_columns(estimator, feature_names: list[str]) -> dict[str, list]
     return found
 
 
+def _takes_text(estimator) -> bool:
+    first = estimator.steps[0][1] if getattr(estimator, "steps", None) else estimator
+    return type(first).__name__ in TEXT_VECTORIZERS
+
+
 def _input_fields(estimator) -> list[Field]:
+    if _takes_text(estimator):
+        return [Field(name=TEXT_INPUT, type="string", optype="text", description="one text per row")]
     names = getattr(estimator, "feature_names_in_", None)
     if names is not None:
         names = [str(n) for n in names]
@@ -259,6 +269,8 @@ def inspect(path: Path, fmt: str) -> tuple[ModelInfo, "SklearnPredictor"]:
     else:
         outputs = [Field(name="prediction", type="double", role="value")]
     details = {"steps": steps, "estimator": type(_final_step(estimator)).__name__}
+    if _takes_text(estimator):
+        details["text_input"] = True
     if notes:
         details["warnings"] = notes
     info = ModelInfo(
@@ -368,6 +380,7 @@ class SklearnPredictor:
         self.estimator = estimator
         self.model_type = info.model_type
         self.names = [f.name for f in info.inputs]
+        self.text = bool(info.details.get("text_input"))
         numeric = all(f.type in ("float", "double", "integer") for f in info.inputs)
         # A DataFrame only where the model needs one: columns picked by name, or text columns.
         self.use_frame = getattr(estimator, "feature_names_in_", None) is not None and (
@@ -383,9 +396,11 @@ class SklearnPredictor:
             if type(estimator).__name__ in FORESTS and getattr(estimator, "n_outputs_", 1) == 1 and not self.use_frame
             else None
         )
-        self.linear = LinearProba.verified(estimator) if self.labels_from_proba and not self.use_frame else None
+        self.linear = LinearProba.verified(estimator) if self.labels_from_proba and not self.use_frame and not self.text else None
 
     def _features(self, batch: Batch):
+        if self.text:
+            return batch.columns[TEXT_INPUT].astype(str).tolist()
         return batch.frame(self.names) if self.use_frame else batch.matrix(self.names)
 
     def predict(self, batch: Batch) -> Prediction:
@@ -397,7 +412,7 @@ class SklearnPredictor:
             return Prediction(predictions=forest_average(self.forest, X, classify=False))
         if self.model_type == "classification":
             if self.labels_from_proba:
-                finite = self.linear is not None and np.isfinite(X).all()
+                finite = self.linear is not None and not self.text and np.isfinite(X).all()
                 proba = self.linear(X) if finite else self.estimator.predict_proba(X)
                 labels = self.class_array[proba.argmax(axis=1)]
                 return Prediction(predictions=labels, probabilities=proba, classes=self.classes)

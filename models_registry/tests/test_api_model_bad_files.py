@@ -44,9 +44,37 @@ XXE = b"""<?xml version="1.0"?>
 <PMML xmlns="http://www.dmg.org/PMML-4_4" version="4.4"><Header description="&xxe;"/></PMML>"""
 
 
+def lightgbm_pointing_outside_its_tree(text: str) -> bytes:
+    """A LightGBM tree whose split points to a node it does not have (LightGBM would read past its arrays)."""
+    line_start = text.index("left_child=", text.index("Tree=0\n"))
+    line_end = text.index("\n", line_start)
+    children = text[line_start + len("left_child=") : line_end].split()
+    children[0] = "40"
+    return (text[:line_start] + "left_child=" + " ".join(children) + text[line_end:]).encode()
+
+
+def mlflow_variant(path, **changes) -> bytes:
+    """The MLflow ZIP with members replaced (bytes), removed (None) or added."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(buffer, "w") as target:
+        for info in source.infolist():
+            if info.filename in changes:
+                continue
+            target.writestr(info, source.read(info))
+        for name, content in changes.items():
+            if content is not None:
+                target.writestr(name, content)
+    return buffer.getvalue()
+
+
 def bad_files(model_files):
     onnx = model_files["iris_logreg.onnx"].read_bytes()
     xgb = model_files["iris_xgb.json"].read_bytes()
+    lgb_text = model_files["iris_lgbm.txt"].read_text()
+    lgb_dump = model_files["iris_lgbm_dump.json"].read_bytes()
+    cbm = model_files["iris_catboost.cbm"].read_bytes()
+    mlflow = model_files["iris_mlflow_xgboost.zip"]
+    mlmodel = zipfile.ZipFile(mlflow).read("MLmodel").decode()
     return {
         "empty file": ("model.onnx", b"", 400, "empty"),
         "random bytes": ("model.bin", os.urandom(4096), 400, "format"),
@@ -69,6 +97,27 @@ def bad_files(model_files):
         "plain text": ("model.txt", b"this is not a model\n", 400, "format"),
         "onnx whose probe fails": ("model.onnx", onnx_that_fails_at_run_time(), 400, "sample input"),
         "skops with untrusted types": ("model.skops", zip_bytes(**{"schema.json": b"{}"}), 400, "skops"),
+        "truncated lightgbm text": ("model.txt", lgb_text[: len(lgb_text) // 2].encode(), 400, "lightgbm"),
+        "lightgbm text cut in its parameters": ("model.txt", lgb_text[: lgb_text.index("[objective:")].encode(), 400, "cut short"),
+        "lightgbm tree pointing outside itself": ("model.txt", lightgbm_pointing_outside_its_tree(lgb_text), 400, "does not have"),
+        "truncated lightgbm dump": ("model.json", lgb_dump[: len(lgb_dump) // 2], 400, "lightgbm"),
+        "lightgbm dump without trees": ("model.json", b'{"name": "tree", "version": "v4", "num_tree_per_iteration": 1}', 400, "lightgbm"),
+        "truncated catboost": ("model.cbm", cbm[: len(cbm) // 2], 400, "catboost"),
+        "catboost header and noise": ("model.cbm", cbm[:16] + os.urandom(4000), 400, "catboost"),
+        "truncated mlflow zip": ("model.zip", mlflow.read_bytes()[:600], 400, "zip"),
+        "mlflow model without its artifact": ("model.zip", mlflow_variant(mlflow, **{"model.xgb": None}), 400, "missing"),
+        "mlflow model with a damaged artifact": ("model.zip", mlflow_variant(mlflow, **{"model.xgb": b"{Lxx"}), 400, "xgboost"),
+        "mlflow model with only python_function": ("model.zip", model_files["mlflow_pyfunc_only.zip"].read_bytes(), 400, "python_function"),
+        "mlflow MLmodel that is not yaml": ("model.zip", mlflow_variant(mlflow, MLmodel=b"flavors: [unclosed"), 400, "yaml"),
+        "mlflow MLmodel nested too deeply": ("model.zip", mlflow_variant(mlflow, MLmodel=b"flavors: " + b"[" * 50000), 400, "yaml"),
+        "mlflow artifact outside the model": (
+            "model.zip",
+            mlflow_variant(mlflow, MLmodel=mlmodel.replace("data: model.xgb", "data: ../../etc/passwd").encode()),
+            400,
+            "outside",
+        ),
+        "mlflow zip with unsafe names": ("model.zip", mlflow_variant(mlflow, **{"../evil.txt": b"x"}), 400, "unsafe"),
+        "mlflow zip with two models": ("model.zip", mlflow_variant(mlflow, **{"other/MLmodel": mlmodel.encode()}), 400, "mlmodel"),
     }
 
 
@@ -89,6 +138,22 @@ CASES = [
     "plain text",
     "onnx whose probe fails",
     "skops with untrusted types",
+    "truncated lightgbm text",
+    "lightgbm text cut in its parameters",
+    "lightgbm tree pointing outside itself",
+    "truncated lightgbm dump",
+    "lightgbm dump without trees",
+    "truncated catboost",
+    "catboost header and noise",
+    "truncated mlflow zip",
+    "mlflow model without its artifact",
+    "mlflow model with a damaged artifact",
+    "mlflow model with only python_function",
+    "mlflow MLmodel that is not yaml",
+    "mlflow MLmodel nested too deeply",
+    "mlflow artifact outside the model",
+    "mlflow zip with unsafe names",
+    "mlflow zip with two models",
 ]
 
 

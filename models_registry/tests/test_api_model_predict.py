@@ -3,6 +3,7 @@ for every fixture model and every body format."""
 
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -33,6 +34,11 @@ def mixed_rows():
 
 def tree_rows():
     return pd.DataFrame({"petal_length": [1.4, 4.5, 5.9, 2.45], "petal_width": [0.2, 1.5, 2.1, 1.75]})
+
+
+def digits_rows():
+    X, _ = mf.digits_data()
+    return pd.DataFrame(X[[0, 1, 2, 3, 42]], columns=[f"pixel_{i}" for i in range(64)])
 
 
 def insurance_rows():
@@ -96,6 +102,60 @@ def pmml_direct(path, X):
     return labels, (result[probas].to_numpy() if probas else None)
 
 
+def lgb_direct(path, X):
+    import lightgbm as lgb
+
+    booster = lgb.Booster(model_file=str(path).replace("_dump.json", ".txt"))  # LightGBM cannot load its own dump
+    X = X.copy()
+    text_columns = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
+    for column, categories in zip(text_columns, booster.pandas_categorical or []):
+        X[column] = pd.Categorical(X[column], categories=categories)
+    raw = booster.predict(X)
+    objective = booster.dump_model(num_iteration=1)["objective"]
+    if objective.startswith("binary"):
+        return (raw > 0.5).astype(int).tolist(), np.column_stack([1 - raw, raw])
+    if raw.ndim == 2:
+        return raw.argmax(axis=1).tolist(), raw
+    return raw.tolist(), None
+
+
+def catboost_direct(path, X):
+    from catboost import CatBoost, CatBoostClassifier, CatBoostRegressor
+
+    probe = CatBoost()
+    probe.load_model(str(path))
+    if probe.get_all_params()["loss_function"] in ("Logloss", "MultiClass"):
+        model = CatBoostClassifier()
+        model.load_model(str(path))
+        return np.asarray(model.predict(X)).reshape(-1).tolist(), model.predict_proba(X)
+    model = CatBoostRegressor()
+    model.load_model(str(path))
+    return model.predict(X).tolist(), None
+
+
+def sklearn2pmml_direct(path, X):
+    """The scikit-learn (and XGBoost) models the sklearn2pmml files were exported from, trained again here."""
+    import xgboost as xgb
+    from sklearn.linear_model import LinearRegression
+    from sklearn.tree import DecisionTreeClassifier
+
+    iris, classes = mf.iris_frame()
+    if "tree" in str(path):
+        model = DecisionTreeClassifier(max_depth=3, random_state=0).fit(iris, mf.iris_species())
+    elif "xgboost" in str(path):
+        model = xgb.XGBClassifier(n_estimators=10, max_depth=2).fit(iris, classes)
+    else:
+        return LinearRegression().fit(*mf.diabetes_frame()).predict(X).tolist(), None
+    # sklearn2pmml keeps only the columns the model splits on; the models were fitted on all four
+    X = iris_rows()
+    return model.predict(X).tolist(), model.predict_proba(X)
+
+
+def via(other: str, direct):
+    """The library called on the file an MLflow model's ZIP was made from."""
+    return lambda path, X: direct(str(Path(path).parent / other), X)
+
+
 CASES = {
     "iris_logreg.skops": (iris_rows, sklearn_direct),
     "iris_gboost.skops": (iris_rows, sklearn_direct),
@@ -114,6 +174,23 @@ CASES = {
     "iris_logreg_nyoka.pmml": (iris_rows, pmml_direct),
     "iris_forest_nyoka.pmml": (iris_rows, pmml_direct),
     "regression_insurance.pmml": (insurance_rows, pmml_direct),
+    "sklearn2pmml_iris_tree.pmml": (lambda: iris_rows()[["petal_length", "petal_width"]], sklearn2pmml_direct),
+    "sklearn2pmml_iris_xgboost.pmml": (lambda: iris_rows().drop(columns="sepal_width"), sklearn2pmml_direct),
+    "sklearn2pmml_diabetes_linear.pmml": (diabetes_rows, sklearn2pmml_direct),
+    "digits_mlp.onnx": (digits_rows, onnx_direct),
+    "iris_lgbm.txt": (iris_rows, lgb_direct),
+    "iris_lgbm_dump.json": (iris_rows, lgb_direct),
+    "cancer_lgbm.txt": (cancer_rows, lgb_direct),
+    "mixed_lgbm.txt": (mixed_rows, lgb_direct),
+    "mixed_lgbm_dump.json": (mixed_rows, lgb_direct),
+    "iris_catboost.cbm": (iris_rows, catboost_direct),
+    "cancer_catboost.cbm": (cancer_rows, catboost_direct),
+    "mixed_catboost.cbm": (mixed_rows, catboost_direct),
+    "iris_mlflow_skops.zip": (iris_rows, via("iris_logreg.skops", sklearn_direct)),
+    "iris_mlflow_xgboost.zip": (iris_rows, via("iris_xgb.json", xgb_direct)),
+    "cancer_mlflow_lightgbm.zip": (cancer_rows, via("cancer_lgbm_unnamed.txt", lgb_direct)),
+    "iris_mlflow_catboost.zip": (iris_rows, via("iris_catboost.cbm", catboost_direct)),
+    "iris_mlflow_onnx.zip": (iris_rows, via("iris_logreg.onnx", onnx_direct)),
 }
 
 

@@ -14,6 +14,14 @@ FORMATS = [
     ("tree_iris.pmml", "pmml", "classification"),
     ("iris_logreg_nyoka.pmml", "pmml", "classification"),
     ("regression_insurance.pmml", "pmml", "regression"),
+    ("sklearn2pmml_iris_tree.pmml", "pmml", "classification"),
+    ("iris_lgbm.txt", "lightgbm", "classification"),
+    ("mixed_lgbm_dump.json", "lightgbm", "regression"),
+    ("cancer_catboost.cbm", "catboost", "classification"),
+    ("mixed_catboost.cbm", "catboost", "regression"),
+    ("iris_mlflow_xgboost.zip", "xgboost", "classification"),
+    ("digits_mlp.onnx", "onnx", "classification"),
+    ("text_sentiment.skops", "skops", "classification"),
 ]
 
 

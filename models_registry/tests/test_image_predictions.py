@@ -34,10 +34,18 @@ def digits(api, upload_model):
     return response.json()
 
 
-def test_the_default_preprocessing_comes_from_the_input_shape(api, upload_model):
+def test_a_flat_input_takes_images_only_once_its_preprocessing_is_set(api, upload_model):
     upload_model("digits_logreg.onnx", name="digits")
+    assert api.get("/api/v1/models/digits").json()["latest_version"]["preprocessing"] is None
+    png, label = digit_png(3)
+    refused = api.post("/api/v1/models/digits/predict", png, content_type="image/png")
+    assert refused.status_code == 400
+    assert "not taken for an image" in refused.json()["error"]["message"]
+
+    api.patch("/api/v1/models/digits", {"preprocessing": PREPROCESSING}, format="json")
     config = api.get("/api/v1/models/digits").json()["latest_version"]["preprocessing"]
-    assert config == {"field": "X", "scale": 1 / 255, "mean": [0.0], "std": [1.0], "size": [8, 8], "mode": "L", "layout": "flat"}
+    assert config == {"field": "X", "scale": 1 / 15, "mean": [0.0], "std": [1.0], "size": [8, 8], "mode": "L", "layout": "flat"}
+    assert api.post("/api/v1/models/digits/predict", png, content_type="image/png").json()["predictions"] == [label]
 
 
 def test_the_preprocessing_is_editable(digits):

@@ -44,6 +44,23 @@ def test_upload_shows_the_schema_at_once(owner_client, model_files):
     assert "setosa, versicolor, virginica" in page
 
 
+@pytest.mark.parametrize(
+    "filename, words",
+    [
+        ("iris_lgbm.txt", ["LightGBM gbdt (20 boosting rounds, objective multiclass)", "lightgbm"]),
+        ("mixed_lgbm_dump.json", ["LightGBM", "female, male"]),
+        ("iris_catboost.cbm", ["CatBoost (20 trees, loss MultiClass)", "setosa, versicolor, virginica"]),
+        ("iris_mlflow_onnx.zip", ["onnx flavor (model.onnx)", "LinearClassifier"]),
+    ],
+)
+def test_upload_of_the_new_formats_shows_their_schema(owner_client, model_files, filename, words):
+    response = owner_client.post("/models/new/", {"name": "m", "description": "", "file": file_of(model_files, filename)}, follow=True)
+    assert response.redirect_chain[-1][0] == "/models/m/"
+    page = response.content.decode()
+    for word in words:
+        assert word in page
+
+
 def test_upload_of_a_bad_file_shows_the_reason_beside_the_field(owner_client):
     response = owner_client.post("/models/new/", {"name": "bad", "file": SimpleUploadedFile("x.onnx", b"")})
     assert response.status_code == 200

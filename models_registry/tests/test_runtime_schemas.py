@@ -194,3 +194,59 @@ def test_pmml_linear_regression_from_nyoka(model_files):
     info = inspect(model_files["diabetes_linear_nyoka.pmml"])
     assert info.model_type == "regression"
     assert [f.name for f in info.inputs] == DIABETES
+
+
+@pytest.mark.parametrize("filename", ["iris_lgbm.txt", "iris_lgbm_dump.json"])
+def test_lightgbm_multiclass_from_the_model_text_and_the_json_dump(model_files, filename):
+    info = inspect(model_files[filename])
+    assert info.format == "lightgbm"
+    assert info.engine == "lightgbm"
+    assert info.model_type == "classification"
+    assert info.algorithm.startswith("LightGBM") and "20 boosting rounds" in info.algorithm and "multiclass" in info.algorithm
+    assert fields(info.inputs) == [(n, "double", "continuous", None, None, None) for n in IRIS]
+    assert fields(info.outputs) == class_outputs("integer", [0, 1, 2])
+    assert info.details["source"] == ("JSON dump" if filename.endswith(".json") else "model text")
+
+
+def test_lightgbm_keeps_pandas_categories_as_allowed_values(model_files):
+    info = inspect(model_files["mixed_lgbm.txt"])
+    assert info.model_type == "regression"
+    assert fields(info.inputs) == [
+        ("age", "double", "continuous", None, None, None),
+        ("bmi", "double", "continuous", None, None, None),
+        ("bp", "double", "continuous", None, None, None),
+        ("s5", "double", "continuous", None, None, None),
+        ("sex", "string", "categorical", None, ["female", "male"], None),
+        ("bmi_band", "string", "categorical", None, ["high", "low", "mid"], None),
+    ]
+    assert fields(info.outputs) == [("prediction", "double", "continuous", None, None, None)]
+
+
+def test_lightgbm_binary_classifier(model_files):
+    info = inspect(model_files["cancer_lgbm.txt"])
+    assert info.classes == [0, 1]
+    assert len(info.inputs) == 30 and info.inputs[0].name == "mean_radius"
+
+
+def test_catboost_keeps_its_class_names_and_categorical_features(model_files):
+    iris = inspect(model_files["iris_catboost.cbm"])
+    assert iris.format == "catboost" and iris.engine == "catboost"
+    assert iris.model_type == "classification"
+    assert iris.algorithm == "CatBoost (20 trees, loss MultiClass)"
+    assert fields(iris.inputs) == [(n, "double", "continuous", None, None, None) for n in IRIS]
+    assert fields(iris.outputs) == class_outputs("string", ["setosa", "versicolor", "virginica"])
+
+    mixed = inspect(model_files["mixed_catboost.cbm"])
+    assert mixed.model_type == "regression"
+    assert [(f.name, f.type, f.optype) for f in mixed.inputs][-2:] == [("sex", "string", "categorical"), ("bmi_band", "string", "categorical")]
+    assert mixed.details["categorical"] == ["sex", "bmi_band"]
+
+    cancer = inspect(model_files["cancer_catboost.cbm"])
+    assert cancer.classes == [0, 1] and cancer.details["loss_function"] == "Logloss"
+
+
+def test_a_scikit_learn_text_pipeline_takes_one_text_per_row(model_files):
+    info = inspect(model_files["text_sentiment.skops"])
+    assert info.model_type == "classification"
+    assert fields(info.inputs) == [("text", "string", "text", None, None, None)]
+    assert info.classes == ["negative", "positive"]
