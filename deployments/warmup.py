@@ -6,9 +6,12 @@ deployment: runners that crashed, or deployments started or switched in another
 process, are loaded before a request needs them, and runners in use are never
 stopped as idle. It also flushes this worker's metrics when it is idle."""
 
+import gc
 import logging
+import os
 import threading
 
+from django.conf import settings
 from django.db import close_old_connections, connection
 
 from deployments import metrics, runners
@@ -51,3 +54,30 @@ def start_background_warmer(interval: float) -> threading.Thread:
     thread = threading.Thread(target=loop, name="mlserve-warmup", daemon=True)
     thread.start()
     return thread
+
+
+class ServingProcess:
+    """WSGI middleware: what each serving process needs once, whatever started it (gunicorn
+    with our config or without, another WSGI server): on its first request, the long-lived
+    objects leave the garbage collector's way (gc.freeze: full collections walked them on
+    large requests) and the runner warm-up thread starts. After a fork it starts again."""
+
+    def __init__(self, app):
+        self.app = app
+        self.pid = None
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        if self.pid != os.getpid():
+            self._start()
+        return self.app(environ, start_response)
+
+    def _start(self) -> None:
+        with self.lock:
+            if self.pid == os.getpid():
+                return
+            gc.collect()
+            gc.freeze()
+            if settings.MLSERVE_WARM_INTERVAL > 0:
+                start_background_warmer(settings.MLSERVE_WARM_INTERVAL)
+            self.pid = os.getpid()

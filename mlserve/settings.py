@@ -315,6 +315,8 @@ MLSERVE_RUNNER_IDLE_SECONDS = envint("MLSERVE_RUNNER_IDLE_SECONDS", 900)
 MLSERVE_RUNNER_GRACE_SECONDS = envint("MLSERVE_RUNNER_GRACE_SECONDS", 15)
 MLSERVE_RUNNER_MAX_CRASHES = envint("MLSERVE_RUNNER_MAX_CRASHES", 3)
 MLSERVE_RUNNER_START_TIMEOUT = envint("MLSERVE_RUNNER_START_TIMEOUT", 120)
+# Seconds between each serving process's checks that running deployments' runners are up (0: none).
+MLSERVE_WARM_INTERVAL = float(envstr("MLSERVE_WARM_INTERVAL", "2") or 2)
 # For `make bench` only: load models into the web worker, unsandboxed, to measure the runners' cost.
 MLSERVE_MODELS_IN_PROCESS = envbool("MLSERVE_MODELS_IN_PROCESS", False)
 # A call to a model outside a deployment (the Test tab, upload checks) may take this long.

@@ -9,10 +9,12 @@ django_application = get_wsgi_application()
 from django.conf import settings  # noqa: E402
 
 from deployments.fastpath import FastPredict  # noqa: E402  (needs the settings above)
+from deployments.warmup import ServingProcess  # noqa: E402
 from models_registry.runners.client import check_sandbox  # noqa: E402
 
 # Models run in bubblewrap sandboxes: without it (and without MLSERVE_SANDBOX=off) we do not serve.
 check_sandbox()
 
 # The synchronous predict call with a token and JSON skips Django's stack (see deployments/fastpath.py).
-application = FastPredict(django_application) if settings.MLSERVE_FAST_PREDICT else django_application
+served = FastPredict(django_application) if settings.MLSERVE_FAST_PREDICT else django_application
+application = ServingProcess(served)

@@ -15,6 +15,8 @@ values or outside the field's range is an error naming the field and the row.
 
 import base64
 import binascii
+import gc
+import itertools
 import math
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -388,11 +390,19 @@ def parse_records(records: list, fields: list[Field], first_row: int = 0, image_
 
 def loads_json(data: bytes | str):
     """The one JSON parser of request bodies, on every door (the fast path, DRF, OIP): orjson,
-    which refuses NaN, Infinity, numbers out of range and nesting past 1024 levels."""
+    which refuses NaN, Infinity, numbers out of range and nesting past 1024 levels.
+
+    The collector is off meanwhile: a 10,000-row body makes 10,000 lists, which set off a
+    dozen collections (a quarter of the parse) although refcounting frees them all."""
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise InvalidInput(f"The request body could not be parsed: JSON parse error - {exc}", code="malformed_request") from None
+    finally:
+        if collecting:
+            gc.enable()
 
 
 
@@ -437,6 +447,20 @@ def _inputs_dict(data: dict, fields: list[Field], image_config: dict | None = No
     return batch_from_columns(dict(data), n_rows, fields, image_config=image_config)
 
 
+def _float_matrix(rows: list, width: int) -> np.ndarray | None:
+    """Rows of plain numbers as one (rows, width) float array in one pass (a third faster than
+    np.asarray on nested lists, which matters at 10,000 rows), or None."""
+    if not rows:
+        return np.empty((0, width))
+    try:
+        if set(map(len, rows)) != {width}:
+            return None
+        flat = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.float64, count=len(rows) * width)
+    except (TypeError, ValueError):
+        return None
+    return flat.reshape(len(rows), width)
+
+
 def _dataframe_split(split, fields: list[Field]) -> ParsedInput:
     if not isinstance(split, dict) or not isinstance(split.get("data"), list):
         raise InvalidInput(
@@ -449,11 +473,7 @@ def _dataframe_split(split, fields: list[Field]) -> ParsedInput:
     if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
         raise InvalidInput("'dataframe_split.columns' must be a list of field names.")
     width = len(columns)
-    try:
-        # Fast path: an all-numeric table becomes one array in a single step.
-        matrix = np.asarray(data, dtype=np.float64) if data else np.empty((0, width))
-    except (TypeError, ValueError):
-        matrix = None
+    matrix = _float_matrix(data, width)
     if matrix is not None and matrix.ndim == 2 and matrix.shape[1] == width:
         if _all_numeric(fields) and len(set(columns)) == width == len(fields):
             order = {name: j for j, name in enumerate(columns)}

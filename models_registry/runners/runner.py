@@ -18,6 +18,7 @@ is faster (Triton's dynamic batcher, MLServer's adaptive batching).
 """
 
 import ctypes
+import gc
 import math
 import os
 import resource
@@ -402,6 +403,8 @@ def run(listener: socket.socket, status: socket.socket, artifact_fd: int, output
         predictor, info = load(spec, artifact_fd)
         script = Script(spec["script"], float(spec.get("script_cpu_seconds") or 5)) if spec.get("script") else None
         confine.lock_down(sandboxed=sandboxed)
+        gc.collect()
+        gc.freeze()  # the model lives as long as the runner
     except ScriptError as exc:
         _fail(status, exc.reply)
     except BaseException as exc:  # noqa: BLE001  (whatever the model did at load is the answer)

@@ -18,6 +18,7 @@ Exit status: the runner's exit code, or 128 + the signal that ended it.
 """
 
 import argparse
+import gc
 import importlib
 import logging
 import os
@@ -74,6 +75,10 @@ def preload() -> None:
             importlib.import_module(name)
         except Exception as exc:  # noqa: BLE001  (a missing engine only disables its format)
             log.warning("zygote: cannot import %s: %s", name, exc)
+    # Imported once, kept for good: out of the collector's way, so runners (forked) neither
+    # walk these objects in full collections nor copy their pages by touching them.
+    gc.collect()
+    gc.freeze()
     threads = _threads()
     if len(threads) > 1:
         # Forking a process with threads can deadlock the child: refuse, and say which.
