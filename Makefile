@@ -2,7 +2,10 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+# `make run` installs the runtime packages only (requirements.txt); tests and lint add the tools
+# in requirements-dev.txt. Each stamp names the content of its files, so an edit reinstalls.
+RUN_STAMP := $(VENV)/.installed-run-$(shell cat requirements.txt | sha1sum | cut -c1-12)
+DEV_STAMP := $(VENV)/.installed-dev-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 # Tests keep their database and files apart from the data of `make run`.
 TEST_DATA_DIR ?= $(CURDIR)/var/test
 
@@ -17,31 +20,36 @@ help:
 	@echo "make test     set up everything and run the whole test suite"
 	@echo "make test-scale  the same suite on PostgreSQL + Redis (started here if they are stopped)"
 	@echo "make bench    mlserve against MLflow and a bare-WSGI ceiling; writes docs/BENCHMARKS.md"
-	@echo "make install  only create/refresh the virtualenv in $(VENV)/"
+	@echo "make install  only create/refresh the virtualenv in $(VENV)/ (runtime packages)"
 	@echo "make lint     ruff"
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(RUN_STAMP): requirements.txt
+	@command -v bwrap >/dev/null 2>&1 || { echo "mlserve runs every model in a bubblewrap sandbox: install it first (Debian/Ubuntu: apt-get install bubblewrap), or set MLSERVE_SANDBOX=off only if every uploader is trusted." >&2; [ "$$MLSERVE_SANDBOX" = off ] || exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check -q --upgrade pip
+	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.txt
+	@rm -f $(VENV)/.installed-run-*
+	@touch $(RUN_STAMP)
+
+$(DEV_STAMP): requirements.txt requirements-dev.txt
 	@command -v bwrap >/dev/null 2>&1 || { echo "mlserve runs every model in a bubblewrap sandbox: install it first (Debian/Ubuntu: apt-get install bubblewrap), or set MLSERVE_SANDBOX=off only if every uploader is trusted." >&2; [ "$$MLSERVE_SANDBOX" = off ] || exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --disable-pip-version-check -q --upgrade pip
 	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements-dev.txt
-	@rm -f $(VENV)/.installed-*
-	@touch $(STAMP)
+	@rm -f $(VENV)/.installed-run-* $(VENV)/.installed-dev-*
+	@touch $(RUN_STAMP) $(DEV_STAMP)
 
-install: $(STAMP)
+install: $(RUN_STAMP)
 
-migrate: $(STAMP)
+migrate: $(RUN_STAMP)
 	$(BIN)/python manage.py migrate --noinput
 
-run: $(STAMP) migrate
-	$(BIN)/python manage.py collectstatic --noinput -v0
-	$(BIN)/python manage.py ensure_admin
-	@echo ""
-	@echo "  mlserve is starting on http://$${MLSERVE_BIND:-127.0.0.1:8000}  (Ctrl-C stops the web server and the worker)"
-	@echo ""
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile start
+# Migrates quietly, checks the port (MLSERVE_BIND), then nginx (when installed) in front of
+# gunicorn, and the worker, under honcho; prints where everything is; Ctrl-C stops it all.
+run: $(RUN_STAMP)
+	@PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python manage.py serve
 
-test: $(STAMP)
+test: $(DEV_STAMP)
 	@mkdir -p $(TEST_DATA_DIR)
 	MLSERVE_DATA_DIR=$(TEST_DATA_DIR) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -52,15 +60,15 @@ services:
 	@for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && exit 0; sleep 1; done; \
 	  echo "PostgreSQL or Redis did not come up" >&2; exit 1
 
-test-scale: $(STAMP) services
+test-scale: $(DEV_STAMP) services
 	@mkdir -p $(TEST_DATA_DIR)-scale
 	DATABASE_URL=$(SCALE_DATABASE_URL) REDIS_URL=$(SCALE_REDIS_URL) MLSERVE_DATA_DIR=$(TEST_DATA_DIR)-scale \
 	  $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 
 clean:

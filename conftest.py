@@ -204,3 +204,15 @@ def wsgi_requests_keep_database():
     yield
     signals.request_started.connect(close_old_connections)
     signals.request_finished.connect(close_old_connections)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say loudly when the nginx front could not be tested (as tests/browser does for Chromium)."""
+    from mlserve.front import nginx_binary
+
+    if nginx_binary() is None:
+        terminalreporter.write_sep("!", "NGINX FRONT TESTS SKIPPED", red=True, bold=True)
+        terminalreporter.write_line(
+            "No nginx: the slow-client test (tests/test_slow_clients.py) and `make run` behind nginx did not run. "
+            "Install it (apt-get install -y nginx; .ci/run does).", red=True, bold=True
+        )

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from accounts.models import ApiToken, User
+from accounts.models import ApiToken, Invite, User
 
 
 class ApiTokenInline(admin.TabularInline):
@@ -30,4 +30,17 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         # Keys are created where they can be shown once: the account page or the API.
+        return False
+
+
+@admin.register(Invite)
+class InviteAdmin(admin.ModelAdmin):
+    list_display = ("id", "note", "created_by", "created", "expires", "used_by", "used")
+    list_filter = ("created", "expires", "used")
+    search_fields = ("note", "created_by__username", "used_by__username")
+    readonly_fields = ("token_hash", "created_by", "created", "used_by", "used")
+    list_select_related = ("created_by", "used_by")
+
+    def has_add_permission(self, request):
+        # The link is shown once, where it is created: /accounts/invites/.
         return False

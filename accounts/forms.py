@@ -18,6 +18,11 @@ class TokenCreateForm(BootstrapMixin, forms.Form):
     name = forms.CharField(max_length=100, help_text="What uses this token, e.g. 'laptop' or 'nightly-job'.")
 
 
+class InviteCreateForm(BootstrapMixin, forms.Form):
+    note = forms.CharField(max_length=200, required=False, help_text="Whom it is for (only staff see it).")
+    days = forms.IntegerField(min_value=1, max_value=365, help_text="Days the link stays valid.")
+
+
 class LoginForm(BootstrapMixin, AuthenticationForm):
     pass
 

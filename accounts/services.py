@@ -1,12 +1,15 @@
-"""Writes for accounts: sign-up and API tokens."""
+"""Writes for accounts: sign-up, invitations and API tokens."""
 
 import secrets
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import ApiToken, User, hash_key
-from mlserve.errors import ApplicationError, NameTaken
+from accounts.models import ApiToken, Invite, User, hash_key
+from mlserve.errors import ApplicationError, Conflict, NameTaken
+from mlserve.limits import NAME_MAX_CHARS, checked_text
 
 TOKEN_PREFIX = "mls_"
 # last_used is refreshed at most this often, so authentication does not write on every call.
@@ -19,7 +22,7 @@ def new_key(prefix: str) -> str:
 
 def token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
     """Create a named token; returns it with the plain key, which is never stored."""
-    name = name.strip()
+    name = checked_text(name.strip(), field="name", limit=NAME_MAX_CHARS)
     if not name:
         raise ApplicationError("A token needs a name, e.g. 'laptop' or 'nightly-job'.", code="invalid_request")
     key = new_key(TOKEN_PREFIX)
@@ -44,3 +47,45 @@ def token_touch(token) -> None:
     if token.last_used is None or (now - token.last_used).total_seconds() > LAST_USED_RESOLUTION_SECONDS:
         type(token).objects.filter(pk=token.pk).update(last_used=now)
         token.last_used = now
+
+
+# ---- sign-up and invitations -------------------------------------------------------
+
+INVITE_NOTE_MAX_CHARS = 200
+
+
+def user_signup(*, form, invite: Invite | None = None) -> User:
+    """Create the account from a valid sign-up form, using up the invitation it came with.
+
+    The invitation is taken by an UPDATE that matches only while it is unused and unexpired,
+    in the same transaction as the user: two people racing for one link cannot both get in."""
+    with transaction.atomic():
+        user = form.save()
+        if invite is not None:
+            now = timezone.now()
+            taken = Invite.objects.filter(pk=invite.pk, used__isnull=True, expires__gt=now).update(used_by=user, used=now)
+            if not taken:
+                raise ApplicationError(
+                    "This invitation has just been used or has expired; ask for a new one.", code="invite_invalid"
+                )
+    return user
+
+
+def invite_create(*, created_by: User, note: str = "", days: int | None = None) -> tuple[Invite, str]:
+    """A single-use sign-up link's secret, valid `days` days (MLSERVE_INVITE_DAYS by default).
+    Returns the invitation and the secret, which is not stored (only its hash)."""
+    note = checked_text((note or "").strip(), field="note", limit=INVITE_NOTE_MAX_CHARS)
+    days = settings.MLSERVE_INVITE_DAYS if days is None else days
+    if not 1 <= days <= 365:
+        raise ApplicationError("An invitation is valid for 1 to 365 days.", code="invalid_request")
+    secret = secrets.token_urlsafe(32)
+    invite = Invite.objects.create(
+        token_hash=hash_key(secret), note=note, created_by=created_by, expires=timezone.now() + timedelta(days=days)
+    )
+    return invite, secret
+
+
+def invite_revoke(*, invite: Invite) -> None:
+    if invite.used:
+        raise Conflict("This invitation has been used already; there is nothing to revoke.", code="invite_used")
+    invite.delete()

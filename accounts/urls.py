@@ -28,4 +28,6 @@ urlpatterns = [
     ),
     path("", views.account, name="account"),
     path("tokens/<int:token_id>/revoke/", views.token_revoke, name="token_revoke"),
+    path("invites/", views.invites, name="invites"),
+    path("invites/<int:invite_id>/revoke/", views.invite_revoke, name="invite_revoke"),
 ]

@@ -7,6 +7,7 @@ Memory stays flat however large the file: one chunk of rows is in memory at a ti
 import gc
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from django.utils import timezone
 
 from deployments import metrics, runners, task_files
 from deployments.models import Deployment, DeploymentScript, PredictionTask
-from mlserve.errors import ApplicationError
+from mlserve.errors import ApplicationError, without_paths
 from models_registry import files, prediction, scripts
 from models_registry.inputs import ParsedInput, parse_json_body
 from models_registry.outputs import probability_rows_json
@@ -116,12 +117,43 @@ def _cell(value):
     return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode() if isinstance(value, (dict, list)) else value
 
 
+# CSV injection (OWASP): a spreadsheet runs a cell that starts with one of these as a formula,
+# so a text cell that does gets a leading ' (shown as text). Numbers, even sent as text, stay.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def _defused(text):
+    if isinstance(text, str) and text.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+def _neutralise_formulas(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with every text cell (and column name) a spreadsheet would run made inert."""
+    table = table.rename(columns=lambda name: _defused(name) if isinstance(name, str) else name)
+    for name in table.columns:
+        column = table[name]
+        if column.dtype.kind not in "OSU" and not isinstance(column.dtype, pd.StringDtype):
+            continue  # numbers and booleans cannot run
+        try:
+            risky = column.str.startswith(FORMULA_STARTS, na=False).to_numpy(dtype=bool)
+        except AttributeError:  # no text in this column
+            continue
+        if risky.any():
+            column = column.copy()
+            column[risky] = column[risky].map(_defused)
+            table[name] = column
+    return table
+
+
 def _write_csv(table: pd.DataFrame, out, header: bool) -> None:
     """Arrow's CSV writer: the same shortest round-trip numbers as pandas, 8x faster
     (writing the CSV was most of a batch task's time). pandas for what Arrow cannot type."""
     import pyarrow as pa
     import pyarrow.csv as arrow_csv
 
+    table = _neutralise_formulas(table)
     try:
         arrow_table = pa.Table.from_pandas(table, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
@@ -362,7 +394,7 @@ def run(task_id) -> str:
         return "failed"
     except Exception as exc:
         log.exception("task %s failed", task.id)
-        _finish(task, PredictionTask.Status.FAILED, f"Unexpected error: {type(exc).__name__}: {exc}")
+        _finish(task, PredictionTask.Status.FAILED, f"Unexpected error: {type(exc).__name__}: {without_paths(str(exc))}")
         task_files.remove_results(task)
         return "failed"
     finally:

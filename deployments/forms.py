@@ -1,6 +1,7 @@
 from django import forms
 
 from mlserve.forms import BootstrapMixin
+from mlserve.limits import DESCRIPTION_MAX_CHARS
 from models_registry.models import NAME_VALIDATOR
 
 MB = 1024 * 1024
@@ -49,7 +50,7 @@ class DeploymentCreateForm(LimitsForm):
     name = forms.CharField(max_length=100, validators=[NAME_VALIDATOR], help_text=NAME_VALIDATOR.message)
     model = forms.ChoiceField(help_text="Which of your models to serve")
     version = forms.IntegerField(min_value=1, required=False, help_text="Empty: the latest version")
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=DESCRIPTION_MAX_CHARS)
 
     field_order = ["name", "model", "version", "description"]
 

@@ -135,6 +135,11 @@ class PredictionTask(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="tasks")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="prediction_tasks")
+    # Which credential submitted it: a key sees only its own tasks; the owner (null here) sees all.
+    deployment_key = models.ForeignKey(
+        DeploymentKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks",
+        help_text="The deployment key that submitted it (empty: the owner, by token or session)",
+    )
     model_version = models.ForeignKey(ModelVersion, on_delete=models.SET_NULL, null=True, related_name="+")
     script_version = models.PositiveIntegerField(null=True, blank=True, help_text="The deployment script that served it")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)

@@ -82,6 +82,12 @@ def _bytes_elements(raw: bytes) -> list[str]:
     return items
 
 
+def datatype_range(datatype: str) -> str:
+    dtype = np.dtype(DATATYPES[datatype])
+    limits = np.iinfo(dtype) if dtype.kind in "iu" else np.finfo(dtype)
+    return f"{limits.min} to {limits.max}"
+
+
 def parse_request(body: bytes, header_length: str | None) -> tuple[dict, dict[str, np.ndarray]]:
     """The JSON header and each input as an array of its declared shape."""
     try:
@@ -119,6 +125,12 @@ def parse_request(body: bytes, header_length: str | None) -> tuple[dict, dict[st
             raise InvalidInput(f"Input {name!r} has no data.")
         try:
             array = np.array(data, dtype=object if datatype == "BYTES" else DATATYPES[datatype]).reshape(shape)
+        except OverflowError:  # e.g. 1000 as INT8: numpy refuses to wrap it around
+            raise InvalidInput(
+                f"Input {name!r}: a value is outside what {datatype} holds ({datatype_range(datatype)}).",
+                code="value_out_of_range",
+                details={"input": name, "datatype": datatype},
+            ) from None
         except (TypeError, ValueError) as exc:
             raise InvalidInput(f"Input {name!r}: the data does not fit shape {shape} and datatype {datatype} ({exc}).") from None
         arrays[name] = array

@@ -73,7 +73,7 @@ def key_get(deployment: Deployment, key_id: int) -> DeploymentKey:
 
 
 def task_list_for_user(user: User, status: str = "", deployment: str = "") -> QuerySet[PredictionTask]:
-    tasks = PredictionTask.objects.filter(owner=user).select_related("deployment", "model_version__model")
+    tasks = PredictionTask.objects.filter(owner=user).select_related("deployment", "model_version__model", "deployment_key")
     if status:
         tasks = tasks.filter(status=status)
     if deployment:
@@ -83,18 +83,33 @@ def task_list_for_user(user: User, status: str = "", deployment: str = "") -> Qu
 
 def task_get_for_user(user: User, task_id) -> PredictionTask:
     try:
-        return PredictionTask.objects.select_related("deployment", "model_version__model").get(pk=task_id, owner=user)
+        return PredictionTask.objects.select_related("deployment", "model_version__model", "deployment_key").get(
+            pk=task_id, owner=user
+        )
     except (PredictionTask.DoesNotExist, ValueError, TypeError, ValidationError):
         raise Http404("No such task.") from None
 
 
+def request_key(request) -> DeploymentKey | None:
+    """The deployment key a request came with (None for the owner's token or session)."""
+    return request.auth if isinstance(request.auth, DeploymentKey) else None
+
+
 def task_for_request(request, task_id) -> PredictionTask:
-    """A task by id, for its owner's token or a key of its deployment."""
+    """A task by id: the owner reaches all of theirs; a deployment key only those it submitted
+    (another key's task is a 404, as someone else's object is)."""
     task = task_get_for_user(request.user, task_id)
-    key = request.auth if isinstance(request.auth, DeploymentKey) else None
-    if key is not None and key.deployment_id != task.deployment_id:
+    key = request_key(request)
+    if key is not None and task.deployment_key_id != key.pk:
         raise Http404("No such task.")
     return task
+
+
+def task_list_for_deployment(request, deployment: Deployment) -> QuerySet[PredictionTask]:
+    """A deployment's tasks: all of them for the owner, a key's own for a key."""
+    tasks = deployment.tasks.select_related("deployment", "model_version__model", "deployment_key").order_by("-created")
+    key = request_key(request)
+    return tasks if key is None else tasks.filter(deployment_key=key)
 
 
 def dashboard_for_user(user: User) -> dict:

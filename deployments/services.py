@@ -19,6 +19,7 @@ from deployments import runners, task_files
 from deployments.models import Deployment, DeploymentKey, DeploymentScript, PredictionTask
 from deployments.selectors import forget_deployment
 from mlserve.errors import ApplicationError, Conflict, NameTaken, TooLarge, Unavailable
+from mlserve.limits import DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS, checked_text
 from models_registry import scripts
 from models_registry.models import ModelVersion, RegisteredModel
 from models_registry.selectors import version_get
@@ -66,6 +67,7 @@ def deployment_create(
     *, owner: User, name: str, model: RegisteredModel, version_number: int | None = None, description: str = "", **limits
 ) -> Deployment:
     name = validate_model_name(name)
+    description = checked_text(description, field="description", limit=DESCRIPTION_MAX_CHARS)
     if Deployment.objects.filter(owner=owner, name=name).exists():
         raise NameTaken(f"You already have a deployment named {name!r}; choose another name.")
     version = version_get(model, version_number)
@@ -104,7 +106,7 @@ def deployment_update(
             setattr(deployment, key, value)
             changed.append(key)
     if description is not None:
-        deployment.description = description
+        deployment.description = checked_text(description, field="description", limit=DESCRIPTION_MAX_CHARS)
         changed.append("description")
     if version_number is not None:
         version = version_get(deployment.model_version.model, version_number)
@@ -178,7 +180,7 @@ def ensure_serving(deployment: Deployment) -> None:
 
 
 def key_create(*, deployment: Deployment, name: str) -> tuple[DeploymentKey, str]:
-    name = (name or "").strip()
+    name = checked_text((name or "").strip(), field="name", limit=NAME_MAX_CHARS)
     if not name:
         raise ApplicationError("A key needs a name, e.g. the partner who will use it.", code="invalid_request")
     plain = new_key(KEY_PREFIX)
@@ -240,9 +242,14 @@ def _store_input(task: PredictionTask, *, data=None, upload=None, limit: int) ->
     return size
 
 
-def task_submit(*, deployment: Deployment, data=None, upload=None, sampling=None) -> PredictionTask:
+def task_submit(
+    *, deployment: Deployment, data=None, upload=None, sampling=None, key: DeploymentKey | None = None
+) -> PredictionTask:
     """Save the input and the task row, then queue it (after commit). Fails fast on a bad file.
-    sampling (models_registry.video.Sampling) picks a video's frames."""
+    sampling (models_registry.video.Sampling) picks a video's frames.
+
+    `key` is the deployment key that submits it (None: the owner): that key alone, besides
+    the owner, can then see and manage the task."""
     from deployments import batch
 
     ensure_serving(deployment)
@@ -259,6 +266,7 @@ def task_submit(*, deployment: Deployment, data=None, upload=None, sampling=None
     task = PredictionTask(
         deployment=deployment,
         owner=deployment.owner,
+        deployment_key=key,
         model_version=deployment.model_version,
         script_version=deployment.script.version if deployment.script_id and upload is None else None,
         input_name=(getattr(upload, "name", None) or "upload") if upload is not None else batch.JSON_INPUT,

@@ -1,7 +1,18 @@
 """The domain's errors: raised by services, turned into one JSON shape by the API
 and into form errors or flash messages on pages."""
 
+import re
 from typing import Any
+
+# An absolute file path of two parts or more (or a file: URL) inside an engine's message.
+# Not a URL's path: a slash right after a word character, a dot or another slash is left alone.
+_SERVER_PATH = re.compile(r"(?:\bfile:/{0,2}|(?<![\w./~-]))(?:/[\w.@+~-]+){2,}/?")
+
+
+def without_paths(text: str) -> str:
+    """An engine's error text fit to show a caller: every server path (the data dir's staging
+    file, a library's install or build path) becomes '…/<last part>'."""
+    return _SERVER_PATH.sub(lambda m: "…/" + m.group(0).rstrip("/").rsplit("/", 1)[-1], text)
 
 
 class ApplicationError(Exception):

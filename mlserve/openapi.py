@@ -1,6 +1,33 @@
-"""What drf-spectacular needs to describe our authentication and error responses."""
+"""What drf-spectacular needs to describe our authentication and error responses, and the
+browsable API page."""
 
+from django.contrib.auth.views import redirect_to_login
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework import exceptions
+from rest_framework.renderers import JSONRenderer
+
+
+class SchemaView(SpectacularAPIView):
+    """The OpenAPI schema (YAML, or JSON on Accept), for a credential only (SERVE_PERMISSIONS).
+    Its errors are our JSON error shape, like every /api/ answer, not YAML."""
+
+    def handle_exception(self, exc):
+        self.request.accepted_renderer, self.request.accepted_media_type = JSONRenderer(), "application/json"
+        return super().handle_exception(exc)
+
+
+class ApiDocsView(SpectacularSwaggerSplitView):
+    """Swagger UI with its start-up script served as a file (no inline script: the pages' CSP).
+
+    Like the schema it needs a credential (SERVE_PERMISSIONS); a visitor is sent to the login page."""
+
+    template_name = "api_docs.html"
+
+    def handle_exception(self, exc):
+        if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)) and "script" not in self.request.GET:
+            return redirect_to_login(self.request.get_full_path())
+        return super().handle_exception(exc)
 
 
 class TokenScheme(OpenApiAuthenticationExtension):

@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "csp",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -110,6 +111,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -126,6 +128,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.registration",
             ],
         },
     },
@@ -180,6 +183,12 @@ AXES_LOCKOUT_CALLABLE = "mlserve.api.lockout_response"
 AXES_VERBOSE = False
 # Requests per token (or deployment key) per window, per web process (shared through Redis with REDIS_URL).
 MLSERVE_TOKEN_RATE = envstr("MLSERVE_TOKEN_RATE", "50000/minute")
+# Who may create an account: "open" (anyone who reaches the site), "invite" (only through a
+# single-use link that staff create on /accounts/invites/), "closed" (staff add users in the admin).
+MLSERVE_REGISTRATION = envstr("MLSERVE_REGISTRATION", "open").strip().lower() or "open"
+if MLSERVE_REGISTRATION not in ("open", "invite", "closed"):
+    raise ImproperlyConfigured(f"MLSERVE_REGISTRATION must be open, invite or closed, got {MLSERVE_REGISTRATION!r}")
+MLSERVE_INVITE_DAYS = envint("MLSERVE_INVITE_DAYS", 7)
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "models_registry:list"
 LOGOUT_REDIRECT_URL = "accounts:login"
@@ -212,6 +221,23 @@ STORAGES = {
 }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Content-Security-Policy on every response (django-csp): the pages use our own and vendored
+# files only, so no inline script or style, no eval, no other origin; nobody may frame them.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],  # Bootstrap's icons are data: SVGs in its CSS
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 # Uploads: files over 2.5 MB spill to disk (under the data dir), never whole into memory.
 MLSERVE_MAX_UPLOAD_SIZE = envint("MLSERVE_MAX_UPLOAD_SIZE", 200 * 1024 * 1024)
@@ -248,7 +274,15 @@ MLSERVE_LIGHTGBM_THREADS = envint("MLSERVE_LIGHTGBM_THREADS", 1)
 MLSERVE_CATBOOST_THREADS = envint("MLSERVE_CATBOOST_THREADS", 1)
 # The JVM that evaluates PMML (PMML4S through pypmml) runs beside each process that needs it.
 MLSERVE_JAVA_PATH = envstr("MLSERVE_JAVA_PATH") or None
-MLSERVE_PMML_JAVA_OPTS = envstr("MLSERVE_PMML_JAVA_OPTS", "-Xmx1g -XX:+UseSerialGC -Xshare:auto")
+# PMML4S parses with the JDK's StAX parser, which fetches external DTDs and entities unless these
+# JAXP properties forbid every protocol. They always come first, whatever MLSERVE_PMML_JAVA_OPTS says.
+PMML_JVM_XML_LOCKDOWN = (
+    "-Djavax.xml.accessExternalDTD= -Djavax.xml.accessExternalSchema= -Djavax.xml.accessExternalStylesheet= "
+    "-Djdk.xml.entityExpansionLimit=1000"
+)
+MLSERVE_PMML_JAVA_OPTS = (
+    PMML_JVM_XML_LOCKDOWN + " " + envstr("MLSERVE_PMML_JAVA_OPTS", "-Xmx1g -XX:+UseSerialGC -Xshare:auto")
+)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -286,6 +320,8 @@ SPECTACULAR_SETTINGS = {
         "DeploymentStatusEnum": "deployments.models.Deployment.Status",
         "TaskStatusEnum": "deployments.models.PredictionTask.Status",
     },
+    # The schema and its browsable page need a login, a token or a deployment key (docs/security.md).
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # Swagger UI from the installed sidecar package: no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -295,8 +331,11 @@ SPECTACULAR_SETTINGS = {
 # Metrics: each process flushes its sums to the database this often; minute buckets are kept this long.
 MLSERVE_METRICS_FLUSH_SECONDS = envint("MLSERVE_METRICS_FLUSH_SECONDS", 10)
 MLSERVE_METRICS_RETENTION_DAYS = envint("MLSERVE_METRICS_RETENTION_DAYS", 30)
-# /metrics (Prometheus) needs this bearer token when set; otherwise it answers loopback and staff only.
+# /metrics (Prometheus) lists every deployment and owner: it answers this bearer token or a staff
+# session, nobody else (not even loopback: a same-host proxy makes everyone loopback), unless
+# MLSERVE_METRICS_PUBLIC opens it to every client on purpose.
 MLSERVE_METRICS_TOKEN = envsecret("MLSERVE_METRICS_TOKEN")
+MLSERVE_METRICS_PUBLIC = envbool("MLSERVE_METRICS_PUBLIC", False)
 
 # Models and scripts run in sandboxed runner processes (models_registry/runners, docs/security.md).
 # "bwrap" (bubblewrap, required) or "off" (no sandbox: only when every uploader is trusted).

@@ -1,6 +1,10 @@
+import hmac
+
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
+
+from mlserve.api import error_body
 
 
 def home(request):
@@ -19,21 +23,34 @@ def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
+def _metrics_token_matches(request, token: str | None) -> bool:
+    sent = request.headers.get("Authorization", "")
+    return bool(token) and hmac.compare_digest(sent.encode(), f"Bearer {token}".encode())
+
+
 def prometheus_metrics(request):
-    """Prometheus scrape target: a bearer token (MLSERVE_METRICS_TOKEN), or loopback, or staff."""
+    """Prometheus scrape target. It names every deployment and owner, so it needs the bearer token
+    (MLSERVE_METRICS_TOKEN) or a staff session, unless MLSERVE_METRICS_PUBLIC opens it."""
     from django.conf import settings
     from prometheus_client import CONTENT_TYPE_LATEST
 
     from deployments.prometheus import exposition
 
-    token = settings.MLSERVE_METRICS_TOKEN
-    if token:
-        allowed = request.headers.get("Authorization", "") == f"Bearer {token}"
-    else:
-        allowed = request.META.get("REMOTE_ADDR") in ("127.0.0.1", "::1") or request.user.is_staff
-    if not allowed:
-        return JsonResponse(
-            {"error": {"code": "permission_denied", "message": "Send the scrape token: Authorization: Bearer <MLSERVE_METRICS_TOKEN>."}},
-            status=403,
-        )
-    return HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)
+    allowed = (
+        settings.MLSERVE_METRICS_PUBLIC
+        or _metrics_token_matches(request, settings.MLSERVE_METRICS_TOKEN)
+        or request.user.is_staff
+    )
+    if allowed:
+        return HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)
+    if request.user.is_authenticated:
+        return JsonResponse(error_body("permission_denied", "Only staff may read /metrics in the browser."), status=403)
+    how = (
+        "Send the scrape token: Authorization: Bearer <MLSERVE_METRICS_TOKEN>."
+        if settings.MLSERVE_METRICS_TOKEN
+        else "Set MLSERVE_METRICS_TOKEN on the server and scrape with Authorization: Bearer <token>, "
+        "or log in as staff (MLSERVE_METRICS_PUBLIC=1 opens /metrics to everyone)."
+    )
+    response = JsonResponse(error_body("not_authenticated", how), status=401)
+    response["WWW-Authenticate"] = 'Bearer realm="mlserve metrics"'
+    return response

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 
-from mlserve.errors import InvalidInput, TooLarge
+from mlserve.errors import InvalidInput, TooLarge, without_paths
 from models_registry import images, video
 from models_registry.inputs import (
     ParsedInput,
@@ -152,7 +152,7 @@ def _read_csv_chunks(text_stream, fields: list[Field], name: str, chunk_rows: in
             yield chunk, first_row
             first_row += len(chunk)
     except pd.errors.ParserError as exc:
-        raise InvalidInput(f"{name}: the CSV is malformed: {str(exc).strip()}", code="invalid_file") from None
+        raise InvalidInput(f"{name}: the CSV is malformed: {without_paths(str(exc).strip())}", code="invalid_file") from None
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"{name}: the text is not UTF-8 (position {exc.start}); save the file as UTF-8.", code="invalid_file") from None
 
@@ -402,7 +402,7 @@ def _zip_chunks(source, name: str, fields: list[Field], config: dict | None, chu
     try:
         archive = zipfile.ZipFile(source)
     except zipfile.BadZipFile as exc:
-        raise InvalidInput(f"{name}: the ZIP archive is damaged ({exc}).", code="invalid_file") from None
+        raise InvalidInput(f"{name}: the ZIP archive is damaged ({without_paths(str(exc))}).", code="invalid_file") from None
     with archive:
         infos = member_infos(archive, name)
         if not infos:
@@ -439,7 +439,7 @@ def _zip_chunks(source, name: str, fields: list[Field], config: dict | None, chu
                         parsed.row_sources = [info.filename] * parsed.batch.n_rows
                         yield parsed
         except (zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:
-            raise InvalidInput(f"{name}: a member cannot be read ({exc}).", code="invalid_file") from None
+            raise InvalidInput(f"{name}: a member cannot be read ({without_paths(str(exc))}).", code="invalid_file") from None
         except UnicodeDecodeError as exc:
             raise InvalidInput(f"{name}: a member is not UTF-8 text (position {exc.start}).", code="invalid_file") from None
         if pending:

@@ -1,12 +1,13 @@
 from django import forms
 
 from mlserve.forms import BootstrapMixin
+from mlserve.limits import DESCRIPTION_MAX_CHARS, FIELD_DESCRIPTION_MAX_CHARS
 from models_registry.models import NAME_VALIDATOR
 
 
 class ModelUploadForm(BootstrapMixin, forms.Form):
     name = forms.CharField(max_length=100, validators=[NAME_VALIDATOR], help_text=NAME_VALIDATOR.message)
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=DESCRIPTION_MAX_CHARS)
     file = forms.FileField(
         help_text=(
             "PMML (.pmml/.xml), ONNX (.onnx), XGBoost (.json/.ubj), LightGBM (save_model .txt or dump_model .json), "
@@ -23,13 +24,15 @@ class VersionUploadForm(BootstrapMixin, forms.Form):
 class ModelEditForm(BootstrapMixin, forms.Form):
     """The description, plus a description and range per input field (added per schema)."""
 
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=DESCRIPTION_MAX_CHARS)
 
     def __init__(self, *args, fields=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.schema_fields = list(fields)
         for field in self.schema_fields:
-            self.fields[f"desc__{field.name}"] = forms.CharField(required=False, label=f"{field.name}: description")
+            self.fields[f"desc__{field.name}"] = forms.CharField(
+                required=False, label=f"{field.name}: description", max_length=FIELD_DESCRIPTION_MAX_CHARS
+            )
             if field.type in ("float", "double", "integer") and not field.is_tensor:
                 interval = field.interval or {}
                 self.fields[f"min__{field.name}"] = forms.FloatField(required=False, label="min", initial=interval.get("min"))

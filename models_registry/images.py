@@ -24,7 +24,7 @@ import warnings
 import numpy as np
 from django.conf import settings
 
-from mlserve.errors import InvalidInput, TooLarge
+from mlserve.errors import InvalidInput, TooLarge, without_paths
 from models_registry.schema import Field
 
 LAYOUTS = ("NCHW", "NHWC", "HW", "flat")
@@ -156,7 +156,9 @@ def open_image(data: bytes, name: str = "image"):
             code="invalid_file",
         ) from None
     except (OSError, ValueError, SyntaxError) as exc:
-        raise InvalidInput(f"{name}: the image is damaged or truncated ({exc}).", code="invalid_file") from None
+        raise InvalidInput(
+            f"{name}: the image is damaged or truncated ({without_paths(str(exc))}).", code="invalid_file"
+        ) from None
     return image
 
 

@@ -13,6 +13,7 @@ from django.db.models import ProtectedError
 
 from accounts.models import User
 from mlserve.errors import ApplicationError, Conflict, InvalidModel, NameTaken, NotAllowed, TooLarge
+from mlserve.limits import DESCRIPTION_MAX_CHARS, FIELD_DESCRIPTION_MAX_CHARS, checked_text
 from models_registry import artifacts, mlflow_models, prediction, scripts
 from models_registry.models import NAME_VALIDATOR, ModelVersion, RegisteredModel, artifact_path
 from models_registry.runners import client
@@ -161,6 +162,7 @@ def _upload(*, model: RegisteredModel | None, owner: User, name: str, descriptio
 def model_create(*, owner: User, name: str, upload, description: str = "") -> ModelVersion:
     """Register a new model from an uploaded file; returns its first version."""
     name = validate_model_name(name)
+    description = checked_text(description, field="description", limit=DESCRIPTION_MAX_CHARS)
     if RegisteredModel.objects.filter(owner=owner, name=name).exists():
         raise NameTaken(f"You already have a model named {name!r}; choose another name or upload a new version.")
     return _upload(model=None, owner=owner, name=name, description=description, upload=upload)
@@ -193,7 +195,9 @@ def _apply_field_edits(fields: list[dict], edits: dict) -> list[dict]:
                 code="invalid_request",
             )
         if "description" in change:
-            field.description = str(change["description"] or "")[:1000]
+            field.description = checked_text(
+                change["description"] or "", field=f"{name}: description", limit=FIELD_DESCRIPTION_MAX_CHARS
+            )
         if "interval" in change:
             field.interval = _clean_interval(name, field, change["interval"])
         if "values" in change:
@@ -257,6 +261,8 @@ def model_update(
     """Edit the description and, on one version (the latest by default), field descriptions and
     ranges, and how images become its input tensor."""
     version = version or model.latest_version
+    if description is not None:
+        description = checked_text(description, field="description", limit=DESCRIPTION_MAX_CHARS)
     cleaned_preprocessing = _clean_preprocessing(version, preprocessing) if preprocessing is not None else None
     with transaction.atomic():
         if description is not None:

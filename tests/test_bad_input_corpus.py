@@ -68,6 +68,47 @@ def _skops_untrusted() -> bytes:
     return sio.dumps(FunctionTransformer(np.log1p))
 
 
+def _xgboost_declaring_huge_num_class(ubj: bool) -> bytes:
+    """A one-tree XGBoost classifier (small enough for the corpus' upload limit) whose saved
+    num_class is rewritten to 1e8."""
+    import re
+    import tempfile
+
+    import numpy as np
+    import xgboost as xgb
+
+    X, y = np.arange(30.0).reshape(10, 3), np.arange(10) % 3
+    booster = xgb.train({"objective": "multi:softprob", "num_class": 3, "max_depth": 1}, xgb.DMatrix(X, label=y), 1)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / ("m.ubj" if ubj else "m.json")
+        booster.save_model(path)
+        content = path.read_bytes()
+    if ubj:
+        return re.sub(rb"(num_classSL).{8}3", lambda m: m.group(1) + (9).to_bytes(8, "big") + b"100000000", content, flags=re.S)
+    return content.replace(b'"num_class":"3"', b'"num_class":"100000000"')
+
+
+def _onnx_unknown_op() -> bytes:
+    """A well-formed ONNX graph whose operator onnxruntime does not know (its error names the file)."""
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("NoSuchOp", ["X"], ["Y"])
+    graph = helper.make_graph(
+        [node], "unknown", [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, 4])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [None, 4])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+def _pmml_with(doctype: str) -> bytes:
+    """A valid PMML model (tests/data/pmml/tree_iris.pmml) with a DOCTYPE before its root."""
+    text = (Path(__file__).parent / "data" / "pmml" / "tree_iris.pmml").read_text()
+    start = text.index("<PMML")
+    return (text[:start] + doctype + "\n" + text[start:]).encode()
+
+
 GENERATORS = {
     "deep_json": lambda: b'{"inputs": ' + b"[" * 1400 + b"]" * 1400 + b"}",  # deeper than Python's parser recursion
     "too_many_rows": lambda: json.dumps({"inputs": [IRIS_ROW] * 6}).encode(),
@@ -86,6 +127,13 @@ GENERATORS = {
         b'<?xml version="1.0"?><!DOCTYPE PMML [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
         b'<PMML xmlns="http://www.dmg.org/PMML-4_4" version="4.4"><Header description="&xxe;"/></PMML>'
     ),
+    # Port 9 (discard) on loopback: nothing is fetched, and nothing would answer if it were.
+    "pmml_external_dtd": lambda: _pmml_with('<!DOCTYPE PMML SYSTEM "http://127.0.0.1:9/x.dtd">'),
+    "pmml_empty_doctype": lambda: _pmml_with("<!DOCTYPE PMML>"),
+    "pmml_parameter_entity": lambda: _pmml_with('<!DOCTYPE PMML [<!ENTITY % p SYSTEM "http://127.0.0.1:9/p.dtd"> %p;]>'),
+    "xgboost_huge_num_class": lambda: _xgboost_declaring_huge_num_class(ubj=False),
+    "xgboost_ubj_huge_num_class": lambda: _xgboost_declaring_huge_num_class(ubj=True),
+    "onnx_unknown_op": _onnx_unknown_op,
     "zip_named_onnx": lambda: _zip({"model.onnx": b"\x08\x07"}),
     "pickle": _pickle,
     "skops_untrusted": _skops_untrusted,
@@ -164,6 +212,8 @@ def send_api(case: dict, api: APIClient):
     data = payload(case["body"])
     if target == "deployment_predict" and ctype == "application/json":
         return send_wsgi(case, data, api.raw_key)  # the real application: JSON + token take the fast path
+    if target == "model_patch":
+        return api.patch("/api/v1/models/iris-model", data, content_type=ctype)
     if target == "oip_infer_header":  # a JSON part longer than the body
         return api.post("/v2/models/iris/infer", data, content_type=ctype, HTTP_INFERENCE_HEADER_CONTENT_LENGTH="99999")
     url = {
@@ -174,6 +224,7 @@ def send_api(case: dict, api: APIClient):
         "deployment_task": "/api/v1/deployments/iris/tasks",
         "oip_infer": "/v2/models/iris/infer",
         "model_upload": "/api/v1/models",
+        "deployment_key": "/api/v1/deployments/iris/keys",
     }[target]
     if ctype == "multipart":
         form = {"file": SimpleUploadedFile(case.get("filename", "input.bin"), data)}
@@ -212,6 +263,12 @@ def send_form(case: dict, client, owner):
     if target == "form_signup":
         client.logout()
         return client.post("/accounts/signup/", data)
+    if target == "form_signup_invite_only":  # MLSERVE_REGISTRATION=invite: only a valid link lets in
+        from django.test import override_settings
+
+        client.logout()
+        with override_settings(MLSERVE_REGISTRATION="invite"):
+            return client.post(f"/accounts/signup/?invite={data.pop('invite', '')}", data)
     if target == "form_token":
         return client.post("/accounts/", data)
     if target == "form_model_upload":
@@ -245,4 +302,5 @@ def test_bad_input_is_refused_and_nothing_changes(case, world, client, owner, is
         error = response.json()["error"]
         message = error if isinstance(error, str) else error["message"]
         assert message and case["message"].lower() in message.lower(), message
+        assert str(isolated_data_dir) not in message  # no server path, such as an upload's staging file
     assert stored_state(isolated_data_dir) == before

@@ -7,6 +7,7 @@ from models_registry.models import ModelVersion, RegisteredModel
 ADMIN_LISTS = [
     "/admin/accounts/user/",
     "/admin/accounts/apitoken/",
+    "/admin/accounts/invite/",
     "/admin/models_registry/registeredmodel/",
     "/admin/models_registry/modelversion/",
     "/admin/deployments/deployment/",

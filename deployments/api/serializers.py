@@ -2,6 +2,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from deployments.models import Deployment, DeploymentKey, PredictionTask
+from mlserve.limits import DESCRIPTION_MAX_CHARS
 
 LIMITS = Deployment.SETTINGS
 
@@ -67,12 +68,12 @@ class DeploymentCreateSerializer(LimitsMixin):
     name = serializers.CharField(max_length=100)
     model = serializers.CharField(help_text="The name of one of your models")
     version = serializers.IntegerField(required=False, help_text="Default: the latest version")
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=DESCRIPTION_MAX_CHARS)
 
 
 class DeploymentUpdateSerializer(LimitsMixin):
     version = serializers.IntegerField(required=False, help_text="Switch to this version of the model")
-    description = serializers.CharField(required=False, allow_blank=True)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=DESCRIPTION_MAX_CHARS)
 
 
 class DeploymentKeySerializer(serializers.ModelSerializer):
@@ -95,6 +96,10 @@ class DeploymentKeyCreatedSerializer(DeploymentKeySerializer):
 class TaskSerializer(serializers.ModelSerializer):
     task_id = serializers.UUIDField(source="id")
     deployment = serializers.CharField(source="deployment.name")
+    key = serializers.CharField(
+        source="deployment_key.name", default=None, read_only=True,
+        help_text="The deployment key that submitted it; null when the owner did",
+    )
     model = serializers.SerializerMethodField()
     version = serializers.SerializerMethodField()
     progress = serializers.SerializerMethodField()
@@ -106,7 +111,7 @@ class TaskSerializer(serializers.ModelSerializer):
     class Meta:
         model = PredictionTask
         fields = [
-            "task_id", "deployment", "model", "version", "status", "progress", "input", "error", "attempts",
+            "task_id", "deployment", "key", "model", "version", "status", "progress", "input", "error", "attempts",
             "created", "started", "finished", "duration_seconds", "result_expired", "status_url", "result_url",
         ]
 

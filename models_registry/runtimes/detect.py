@@ -4,7 +4,7 @@ import re
 import zipfile
 from pathlib import Path
 
-from mlserve.errors import InvalidModel, UnsupportedFormat
+from mlserve.errors import InvalidModel, UnsupportedFormat, without_paths
 
 SUPPORTED = (
     "PMML (.pmml, .xml), ONNX (.onnx), XGBoost save_model JSON/UBJ (.json, .ubj), "
@@ -61,7 +61,7 @@ def _zip_format(path: Path, ext: str) -> tuple[str, str]:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
     except zipfile.BadZipFile as exc:
-        raise InvalidModel(f"The file starts like a ZIP archive but is damaged: {exc}") from exc
+        raise InvalidModel(f"The file starts like a ZIP archive but is damaged: {without_paths(str(exc))}") from exc
     if "schema.json" in names:
         return "skops", ".skops"
     if any(n == "MLmodel" or n.endswith("/MLmodel") for n in names):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlserve.errors import InvalidModel
+from mlserve.errors import InvalidModel, without_paths
 from models_registry.runtimes import ENGINE_OPTIONS, Batch, Prediction
 from models_registry.schema import Field, ModelInfo, class_output_fields, python_scalar
 
@@ -61,7 +61,9 @@ def _session(path: Path):
         raise  # over the runner's memory budget: said as such by the runner
     except Exception as exc:
         text = str(exc).strip().splitlines()[0][:500] if str(exc).strip() else type(exc).__name__
-        raise InvalidModel(f"onnxruntime could not load this model (corrupt, truncated or unsupported): {text}") from exc
+        raise InvalidModel(
+            f"onnxruntime could not load this model (corrupt, truncated or unsupported): {without_paths(text)}"
+        ) from exc
 
 
 def _metadata_classes(model) -> list | None:
@@ -133,7 +135,9 @@ def _graph_classes(path: Path) -> tuple[list | None, str, dict]:
     except MemoryError:
         raise  # over the runner's memory budget: said as such by the runner
     except Exception as exc:
-        raise InvalidModel(f"This is not a valid ONNX file (it does not parse as an ONNX protobuf): {exc}") from exc
+        raise InvalidModel(
+            f"This is not a valid ONNX file (it does not parse as an ONNX protobuf): {without_paths(str(exc))}"
+        ) from exc
     classes = _metadata_classes(model)
     source = "metadata" if classes else None
     ops = []

@@ -1,7 +1,9 @@
 """PMML 4.x documents, evaluated by PMML4S (through pypmml, on a JVM beside the process).
 
-The schema is read from the XML itself with defusedxml (no entities, no DTD
-fetches, no network), which also vets the document before the JVM sees it.
+The schema is read from the XML itself with defusedxml (no DOCTYPE, no entities,
+no network), which also vets the document before the JVM sees it. The JVM is started
+with external DTD/entity/schema access switched off as well (mlserve.settings), so a
+document that slipped past this check still fetches nothing.
 
 By PMML's semantics a model's prediction is its target field's value, whether or not
 the <Output> lists a predictedValue field (sklearn2pmml lists only the probabilities):
@@ -17,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from mlserve.errors import InvalidModel, Unavailable
+from mlserve.errors import InvalidModel, Unavailable, without_paths
 from models_registry.runtimes import ENGINE_OPTIONS, Batch, Prediction, pmml_refusals
 from models_registry.schema import Field, ModelInfo, class_output_fields, python_scalar
 
@@ -71,15 +73,16 @@ def parse_document(path: Path):
     from defusedxml import DefusedXmlException
 
     try:
-        root = SafeET.parse(str(path), forbid_dtd=False, forbid_entities=True, forbid_external=True).getroot()
+        # Any DOCTYPE is refused: even one that declares no entity names a DTD the JVM would fetch.
+        root = SafeET.parse(str(path), forbid_dtd=True, forbid_entities=True, forbid_external=True).getroot()
     except DefusedXmlException as exc:
         raise InvalidModel(
-            f"The XML declares entities or external references ({type(exc).__name__}), which mlserve refuses "
-            "for safety. Real PMML exporters never need them: remove the DOCTYPE/ENTITY declarations.",
+            f"The XML has a DOCTYPE (a DTD, entities or external references: {type(exc).__name__}), which mlserve "
+            "refuses for safety. Real PMML exporters never write one: remove the DOCTYPE/ENTITY declarations.",
             code="unsafe_xml",
         ) from exc
     except Exception as exc:
-        raise InvalidModel(f"The file is not well-formed XML: {exc}") from exc
+        raise InvalidModel(f"The file is not well-formed XML: {without_paths(str(exc))}") from exc
     if _local(root.tag) != "PMML":
         raise InvalidModel(f"This XML document's root element is <{_local(root.tag)}>, not <PMML>: it is not a PMML model.")
     return root
@@ -191,7 +194,7 @@ def _pmml_context():
         except Exception as exc:
             raise Unavailable(
                 "PMML models need a Java runtime (JDK/JRE 11 or newer) on this server, and starting it failed: "
-                f"{exc}. Install Java (e.g. 'apt-get install default-jre-headless') or set MLSERVE_JAVA_PATH.",
+                f"{without_paths(str(exc))}. Install Java (e.g. 'apt-get install default-jre-headless') or set MLSERVE_JAVA_PATH.",
                 code="engine_unavailable",
             ) from exc
 
@@ -360,7 +363,9 @@ class PmmlPredictor:
             answer = orjson.loads(self.model.call("predict", request))
         except Exception as exc:
             text = " ".join(str(a) for a in getattr(exc, "args", ()) if a) or type(exc).__name__
-            raise InvalidModel(f"The PMML evaluator failed on this input: {text[:500]}", code="prediction_failed") from exc
+            raise InvalidModel(
+                f"The PMML evaluator failed on this input: {without_paths(text)[:500]}", code="prediction_failed"
+            ) from exc
         index = {name: i for i, name in enumerate(answer["columns"])}
         result = {name: [row[i] for row in answer["data"]] for name, i in index.items()}
         if self.model_type == "classification":

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlserve.errors import InvalidModel
+from mlserve.errors import InvalidModel, without_paths
 from models_registry.runtimes import Batch, Prediction
 from models_registry.schema import Field, ModelInfo, class_output_fields, python_scalar
 
@@ -72,7 +72,7 @@ def _load_estimator(path: Path, fmt: str):
             raise  # over the runner's memory budget: said as such by the runner
         except Exception as exc:
             kind = "skops file" if fmt == "skops" else "pickle"
-            raise InvalidModel(f"The {kind} could not be loaded: {type(exc).__name__}: {exc}") from exc
+            raise InvalidModel(f"The {kind} could not be loaded: {type(exc).__name__}: {without_paths(str(exc))}") from exc
     notes = sorted({str(w.message).splitlines()[0] for w in caught if "version" in str(w.message).lower()})
     if not hasattr(estimator, "predict"):
         raise InvalidModel(
@@ -88,7 +88,7 @@ def _load_estimator(path: Path, fmt: str):
     except MemoryError:
         raise  # over the runner's memory budget: said as such by the runner
     except Exception as exc:
-        raise InvalidModel(f"The estimator is not fitted: {exc}") from exc
+        raise InvalidModel(f"The estimator is not fitted: {without_paths(str(exc))}") from exc
     return estimator, notes
 
 

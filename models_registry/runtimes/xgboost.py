@@ -1,11 +1,13 @@
 """XGBoost boosters saved with save_model (JSON or UBJSON): data only, safe to load."""
 
 import json
+import mmap
+import re
 from pathlib import Path
 
 import numpy as np
 
-from mlserve.errors import InvalidModel
+from mlserve.errors import InvalidModel, without_paths
 from models_registry.runtimes import ENGINE_OPTIONS, Batch, Prediction
 from models_registry.schema import Field, ModelInfo, class_output_fields
 
@@ -16,6 +18,45 @@ FEATURE_TYPES = {
     "i": ("boolean", "categorical"),
     "c": ("integer", "categorical"),
 }
+
+
+# XGBoost sizes its buffers from these model parameters (num_class 1e8: gigabytes at load, more
+# per predicted row), so they are read from the file and checked before XGBoost sees it.
+SIZE_LIMITS = {b"num_class": 10_000, b"num_target": 10_000, b"num_feature": 100_000}
+_JSON_SIZE = re.compile(rb'"(num_class|num_target|num_feature)"\s*:\s*"\s*\+?(\d+)')
+_UBJ_SIZE = re.compile(rb"(num_class|num_target|num_feature)S([iUIlL])")
+_UBJ_LENGTH = {b"i": (1, True), b"U": (1, False), b"I": (2, True), b"l": (4, True), b"L": (8, True)}
+
+
+def _declared_sizes(data) -> list[tuple[bytes, int]]:
+    """(parameter, value) for each size parameter in a JSON or UBJSON model, read from the bytes."""
+    found = [(m.group(1), int(m.group(2))) for m in _JSON_SIZE.finditer(data)]
+    for m in _UBJ_SIZE.finditer(data):  # UBJSON: the key, then S, a length marker, the length, the text
+        width, signed = _UBJ_LENGTH[m.group(2)]
+        start = m.end()
+        length = int.from_bytes(data[start : start + width], "big", signed=signed)
+        text = bytes(data[start + width : start + width + max(0, min(length, 32))]).strip()
+        if text.lstrip(b"+").isdigit():
+            found.append((m.group(1), int(text)))
+    return found
+
+
+def check_sizes(path: Path) -> None:
+    """Refuse a model whose declared class, target or feature count would make XGBoost allocate
+    without bound, before it loads anything."""
+    with open(path, "rb") as f:
+        if path.stat().st_size == 0:
+            return
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            declared = _declared_sizes(data)
+    for name, value in declared:
+        limit = SIZE_LIMITS[name]
+        if value > limit:
+            raise InvalidModel(
+                f"This XGBoost model declares {name.decode()} = {value}; mlserve accepts at most {limit} "
+                "(beyond that, loading and predicting take memory without bound).",
+                code="model_too_large",
+            )
 
 
 def check_trees(model: dict) -> None:
@@ -53,6 +94,7 @@ def check_trees(model: dict) -> None:
 def _load_booster(path: Path):
     import xgboost as xgb
 
+    check_sizes(path)
     if path.suffix == ".json" and ENGINE_OPTIONS.get("xgboost_check_trees", True):
         try:
             check_trees(json.loads(path.read_bytes()))
@@ -65,7 +107,7 @@ def _load_booster(path: Path):
         raise  # over the runner's memory budget: said as such by the runner
     except Exception as exc:  # XGBoostError and friends: a corrupt or truncated file
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InvalidModel(f"XGBoost could not load this model: {message}") from exc
+        raise InvalidModel(f"XGBoost could not load this model: {without_paths(message)}") from exc
     return booster
 
 

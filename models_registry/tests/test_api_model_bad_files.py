@@ -204,3 +204,88 @@ def test_a_request_declaring_a_huge_body_is_refused_before_reading_it(api, setti
     response = api.post("/api/v1/models", {"name": "big", "file": _named(b"x" * (2 * 1024 * 1024), "big.onnx")}, format="multipart")
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "too_large"
+
+
+def xgboost_declaring(content: bytes, parameter: str, value: int, ubj: bool) -> bytes:
+    """An XGBoost model file with one size parameter (num_class...) rewritten, as an attacker would."""
+    import re
+
+    text = str(value).encode()
+    if ubj:  # UBJSON: the key, S, L and an 8-byte length, then the digits
+        pattern = re.compile(rb"(" + parameter.encode() + rb"SL)(.{8})(\d+)", re.S)
+        edited, count = pattern.subn(lambda m: m.group(1) + len(text).to_bytes(8, "big") + text, content)
+    else:
+        pattern = re.compile(rb'("' + parameter.encode() + rb'":")(\d+)')
+        edited, count = pattern.subn(lambda m: m.group(1) + text, content)
+    assert count, f"no {parameter} in the file"
+    return edited
+
+
+@pytest.mark.parametrize("filename", ["iris_xgb.json", "iris_xgb.ubj"])
+@pytest.mark.parametrize("parameter, value", [("num_class", 100_000_000), ("num_target", 10**9), ("num_feature", 10**9)])
+def test_an_xgboost_model_declaring_huge_sizes_is_a_400_before_xgboost_loads_it(
+    api, model_files, isolated_data_dir, monkeypatch, filename, parameter, value
+):
+    import xgboost
+
+    def must_not_load(self, *args, **kwargs):
+        raise AssertionError("XGBoost was asked to load a model declaring a huge size")
+
+    monkeypatch.setattr(xgboost.Booster, "load_model", must_not_load)
+    content = xgboost_declaring(model_files[filename].read_bytes(), parameter, value, ubj=filename.endswith(".ubj"))
+    response = api.post("/api/v1/models", {"name": "huge", "file": _named(content, filename)}, format="multipart")
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["code"] == "model_too_large"
+    assert f"{parameter} = {value}" in error["message"]
+    assert_nothing_stored(isolated_data_dir)
+
+
+@pytest.mark.parametrize("filename", ["iris_xgb.json", "iris_xgb.ubj"])
+def test_an_xgboost_model_with_ordinary_sizes_still_uploads(upload_model, filename):
+    assert upload_model(filename).status_code == 201
+
+
+def engine_failures(model_files) -> dict[str, tuple[str, bytes]]:
+    """Files each engine refuses with a message of its own that names a file path."""
+    import onnx
+
+    unknown_op = onnx.load_from_string(model_files["iris_logreg.onnx"].read_bytes())
+    unknown_op.graph.node[0].op_type = "NoSuchOp"
+    future_ir = onnx.load_from_string(model_files["iris_logreg.onnx"].read_bytes())
+    future_ir.ir_version = 99
+    xgb = model_files["iris_xgb.json"].read_bytes()
+    return {
+        "onnx with an unknown operator": ("model.onnx", unknown_op.SerializeToString()),
+        "onnx from the future": ("model.onnx", future_ir.SerializeToString()),
+        "xgboost with an unknown objective": ("model.json", xgb.replace(b'"multi:softprob"', b'"multi:nope"')),
+        "truncated xgboost": ("model.json", xgb[: len(xgb) // 2]),
+        "onnx whose probe fails": ("model.onnx", onnx_that_fails_at_run_time()),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["onnx with an unknown operator", "onnx from the future", "xgboost with an unknown objective", "truncated xgboost", "onnx whose probe fails"],
+)
+def test_an_engine_error_shows_no_server_path(api, model_files, isolated_data_dir, settings, case):
+    import re
+
+    filename, content = engine_failures(model_files)[case]
+    response = api.post("/api/v1/models", {"name": "bad", "file": _named(content, filename)}, format="multipart")
+    assert response.status_code == 400, response.content
+    message = response.json()["error"]["message"]
+    assert str(isolated_data_dir) not in message and str(settings.BASE_DIR) not in message
+    assert not re.search(r"(?<![\w./~-])(?:/[\w.@+~-]+){2,}", message), message
+    assert "…/" in message  # the engine did name a file: only its last part is left
+
+
+def test_without_paths_leaves_urls_and_ratios_alone():
+    from mlserve.errors import without_paths
+
+    assert without_paths("Load model from /srv/mlserve/tmp/upload-1.onnx failed:/src/ort/model.cc:256 bad") == (
+        "Load model from …/upload-1.onnx failed:…/model.cc:256 bad"
+    )
+    assert without_paths("java.io.FileNotFoundException: file:///etc/hostname") == "java.io.FileNotFoundException: …/hostname"
+    kept = "fetching http://127.0.0.1:8000/a/b.dtd, 1/2 of a/b, /v2 and application/json"
+    assert without_paths(kept) == kept
