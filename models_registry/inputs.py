@@ -399,11 +399,22 @@ def loads_json(data: bytes | str):
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as exc:
+        if "infinity" in str(exc):
+            # Every door refuses it here, before any input is known: no number of a JSON body may
+            # be larger than a float64 can hold (FP64's limits), whatever the field's type.
+            raise InvalidInput(
+                f"The request body could not be parsed: a number at {_position(exc)} is beyond the range of a "
+                "64-bit float (±1.7976931348623157e+308); send values within it.",
+                code="malformed_request",
+            ) from None
         raise InvalidInput(f"The request body could not be parsed: JSON parse error - {exc}", code="malformed_request") from None
     finally:
         if collecting:
             gc.enable()
 
+
+def _position(exc: orjson.JSONDecodeError) -> str:
+    return f"line {exc.lineno} column {exc.colno}"
 
 
 def _depth(value) -> int:
