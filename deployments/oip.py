@@ -77,6 +77,8 @@ def _bytes_elements(raw: bytes) -> list[str]:
             raise InvalidInput("A BYTES tensor's binary data is truncated.")
         (length,) = struct.unpack_from("<I", raw, offset)
         offset += 4
+        if offset + length > len(raw):
+            raise InvalidInput("A BYTES tensor's binary data is truncated.")
         items.append(raw[offset : offset + length].decode("utf-8", errors="replace"))
         offset += length
     return items
@@ -112,12 +114,25 @@ def parse_request(body: bytes, header_length: str | None) -> tuple[dict, dict[st
             shape = [int(d) for d in item["shape"]]
         except (TypeError, ValueError):
             raise InvalidInput(f"Input {name!r}: shape must be a list of integers.") from None
-        size = (item.get("parameters") or {}).get("binary_data_size")
+        parameters = item.get("parameters") or {}
+        if not isinstance(parameters, dict):
+            raise InvalidInput(f"Input {name!r}: parameters must be an object.")
+        size = parameters.get("binary_data_size")
         if size is not None:
-            raw = binary[offset : offset + int(size)]
-            offset += int(size)
-            if len(raw) != int(size):
+            try:
+                size = int(size)
+            except (TypeError, ValueError):
+                raise InvalidInput(f"Input {name!r}: binary_data_size must be a number of bytes.") from None
+            raw = binary[offset : offset + size]
+            offset += size
+            if len(raw) != size:
                 raise InvalidInput(f"Input {name!r}: the binary data is shorter than binary_data_size.")
+            itemsize = np.dtype(DATATYPES[datatype]).itemsize
+            if datatype != "BYTES" and size % itemsize:
+                raise InvalidInput(
+                    f"Input {name!r}: the data does not fit shape {shape} and datatype {datatype} "
+                    f"({size} bytes is not a whole number of {itemsize}-byte elements)."
+                )
             data = _bytes_elements(raw) if datatype == "BYTES" else np.frombuffer(raw, dtype=DATATYPES[datatype])
         elif "data" in item:
             data = item["data"]
@@ -144,8 +159,16 @@ def to_columns(arrays: dict[str, np.ndarray], fields: list[Field]) -> tuple[dict
         columns = {}
         for name, array in arrays.items():
             field = by_name[name]
-            rows = array.shape[0] if array.ndim else 1
-            columns[name] = list(array) if field.is_tensor else array.reshape(rows, -1)[:, 0]
+            if field.is_tensor:
+                columns[name] = list(array)
+                continue
+            if array.ndim > 2 or (array.ndim == 2 and array.shape[1] != 1):
+                raise InvalidInput(
+                    f"Input {name!r} has shape {list(array.shape)}; the field {name} takes one value per row: "
+                    "shape [N] or [N, 1].",
+                    details={"input": name, "shape": list(array.shape)},
+                )
+            columns[name] = array.reshape(-1)
         counts = {len(c) for c in columns.values()}
         if len(counts) != 1:
             raise InvalidInput(f"Inputs have different numbers of rows: {sorted(counts)}.")
