@@ -275,11 +275,12 @@ def task_submit(
     try:
         task.input_size = _store_input(task, data=data, upload=upload, limit=limit)
         task.rows_total = batch.check_input(task)  # validated now: a bad file is a 400, not a failed task
+        task_files.publish_input(task)  # only a valid input reaches the object store
         with transaction.atomic():
             task.save()
             transaction.on_commit(lambda: enqueue(task.id))
     except BaseException:
-        shutil.rmtree(task_files.task_dir(task.id), ignore_errors=True)
+        task_files.remove_all([task.id])
         raise
     return task
 
@@ -299,7 +300,7 @@ def task_cancel(*, task: PredictionTask) -> PredictionTask:
 def task_retry(*, task: PredictionTask) -> PredictionTask:
     if task.status not in (PredictionTask.Status.FAILED, PredictionTask.Status.CANCELLED):
         raise Conflict(f"Only failed or cancelled tasks can be retried; this one is {task.status}.", code="task_not_retryable")
-    if not task_files.input_path(task).exists():
+    if not task_files.input_exists(task):
         raise Conflict("The task's input file is gone (expired), so it cannot be retried; submit it again.", code="input_gone")
     ensure_serving(task.deployment)
     with transaction.atomic():
