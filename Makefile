@@ -70,7 +70,7 @@ test-scale: $(DEV_STAMP) services
 # the test starts, with nginx in front: tests/cluster/. Ports 18200-18299.
 test-cluster: $(DEV_STAMP) services
 	@mkdir -p $(TEST_DATA_DIR)-cluster
-	MLSERVE_DATA_DIR=$(TEST_DATA_DIR)-cluster $(BIN)/python -m pytest tests/cluster -m cluster -p no:xdist -v $(PYTEST_ARGS)
+	MLSERVE_DATA_DIR=$(TEST_DATA_DIR)-cluster $(BIN)/python -m pytest tests/cluster -m cluster -n 0 -v $(PYTEST_ARGS)
 
 bench: $(DEV_STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)

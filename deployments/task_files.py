@@ -55,6 +55,7 @@ def publish_input(task) -> None:
     """The validated input goes to the store (a no-op with local storage)."""
     if storage.is_remote():
         storage.put(input_path(task), _stored(task.id, _input_name(task)))
+        shutil.rmtree(task_dir(task.id), ignore_errors=True)
 
 
 def fetch_input(task) -> Path:
