@@ -88,7 +88,9 @@ def _drop_if_changed_elsewhere() -> None:
 
 def _announce_in_redis() -> None:
     try:
-        shared_cache.add(CHANGES_REDIS_KEY, 0, timeout=None)
+        # A counter that starts again (Redis restarted, key evicted) starts from the clock, never
+        # from a value some process may have seen before and would not tell apart.
+        shared_cache.add(CHANGES_REDIS_KEY, time.time_ns(), timeout=None)
         shared_cache.incr(CHANGES_REDIS_KEY)
     except ValueError:  # evicted between add and incr: a new value is a change too
         shared_cache.set(CHANGES_REDIS_KEY, time.time_ns(), timeout=None)
