@@ -20,6 +20,7 @@ from deployments.models import Deployment, DeploymentKey, DeploymentScript, Pred
 from deployments.selectors import forget_deployment
 from mlserve.errors import ApplicationError, Conflict, NameTaken, TooLarge, Unavailable
 from mlserve.limits import DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS, checked_text
+from mlserve.outages import outage
 from models_registry import scripts
 from models_registry.models import ModelVersion, RegisteredModel
 from models_registry.selectors import version_get
@@ -203,17 +204,29 @@ def key_revoke(*, key: DeploymentKey) -> None:
 
 
 def enqueue(task_id) -> None:
+    """Hand a saved task to the queue. A queue that cannot be reached (Redis down) fails the
+    task with the reason, so no task waits forever as queued, and the caller gets the 503."""
     from django_q.brokers import get_broker
     from django_q.conf import Conf
     from django_q.tasks import async_task
 
-    # The queue is named at call time (get_broker's default is frozen at import).
-    async_task(
-        "deployments.tasks.run_prediction_task",
-        str(task_id),
-        task_name=f"predict-{task_id}",
-        broker=get_broker(list_key=Conf.PREFIX),
-    )
+    try:
+        # The queue is named at call time (get_broker's default is frozen at import).
+        async_task(
+            "deployments.tasks.run_prediction_task",
+            str(task_id),
+            task_name=f"predict-{task_id}",
+            broker=get_broker(list_key=Conf.PREFIX),
+        )
+    except Exception as exc:
+        unavailable = outage(exc)
+        if unavailable is None:
+            raise
+        PredictionTask.objects.filter(pk=task_id, status=PredictionTask.Status.QUEUED).update(
+            status=PredictionTask.Status.FAILED, finished=timezone.now(),
+            error="The task could not be queued: the queue (Redis) cannot be reached. Retry it once it is back.",
+        )
+        raise unavailable from exc
 
 
 def _store_input(task: PredictionTask, *, data=None, upload=None, limit: int) -> int:

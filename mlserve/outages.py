@@ -5,12 +5,7 @@ mean nothing is left half-written. Used by the API's 500 handler and the predict
 
 from django.db import InterfaceError, OperationalError
 
-from mlserve.errors import ApplicationError
-
-
-class ServiceUnavailable(ApplicationError):
-    status_code = 503
-    code = "service_unavailable"
+from mlserve.errors import ServiceUnavailable
 
 
 def _redis_errors() -> tuple:

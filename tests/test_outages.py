@@ -73,3 +73,21 @@ def test_the_fast_path_answers_503_too_when_redis_is_down(owner, iris, redis_dow
     answer = b"".join(application(environ, lambda status, headers: seen.update(status=status)))
     assert seen["status"].startswith("503")
     assert json.loads(answer)["error"]["details"]["service"] == "redis"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_that_cannot_be_queued_fails_with_the_reason_and_answers_503(api, iris, monkeypatch):
+    import django_q.tasks
+
+    from deployments.models import PredictionTask
+
+    def queue_down(*args, **kwargs):
+        raise RedisConnectionError("Connection refused")
+
+    monkeypatch.setattr(django_q.tasks, "async_task", queue_down)
+    api.raise_request_exception = False
+    response = api.post("/api/v1/deployments/iris/tasks", {"inputs": [{"sepal_length": 5.1, "sepal_width": 3.5,
+                        "petal_length": 1.4, "petal_width": 0.2}]}, format="json")
+    assert response.status_code == 503 and response.json()["error"]["details"]["service"] == "redis"
+    task = PredictionTask.objects.get()
+    assert task.status == PredictionTask.Status.FAILED and "could not be queued" in task.error
