@@ -3,30 +3,21 @@ not a bug: the request answers 503 with the service's name and a reason, and the
 retries. The database's transactions and the staging of every file before it is stored
 mean nothing is left half-written. Used by the API's 500 handler and the predict fast path."""
 
+from botocore.exceptions import ClientError, ReadTimeoutError
+from botocore.exceptions import ConnectionError as StoreConnectionError
 from django.db import InterfaceError, OperationalError
+from django_redis.exceptions import ConnectionInterrupted
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from mlserve.errors import ServiceUnavailable
 
-
-def _redis_errors() -> tuple:
-    from django_redis.exceptions import ConnectionInterrupted
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-
-    return ConnectionInterrupted, RedisConnectionError, RedisTimeoutError
-
-
-def _store_errors() -> tuple:
-    from botocore.exceptions import ConnectionError as BotoConnectionError
-    from botocore.exceptions import ReadTimeoutError
-
-    return BotoConnectionError, ReadTimeoutError
+REDIS_ERRORS = (ConnectionInterrupted, RedisConnectionError, RedisTimeoutError)
+STORE_ERRORS = (StoreConnectionError, ReadTimeoutError)
 
 
 def _server_side(exc) -> bool:
     """An S3 error answer that is the store's trouble (5xx, throttling), not a missing key."""
-    from botocore.exceptions import ClientError
-
     if not isinstance(exc, ClientError):
         return False
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
@@ -39,9 +30,9 @@ def outage(exc: BaseException | None) -> ServiceUnavailable | None:
         return None
     if isinstance(exc, (OperationalError, InterfaceError)):
         service, what = "database", "The database cannot be reached right now"
-    elif isinstance(exc, _redis_errors()):
+    elif isinstance(exc, REDIS_ERRORS):
         service, what = "redis", "Redis (limits, cache, queue) cannot be reached right now"
-    elif isinstance(exc, _store_errors()) or _server_side(exc):
+    elif isinstance(exc, STORE_ERRORS) or _server_side(exc):
         service, what = "object_store", "The object store cannot be reached right now"
     else:
         return None

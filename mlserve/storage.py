@@ -11,6 +11,8 @@ import posixpath
 import shutil
 from pathlib import Path
 
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import ClientError
 from django.conf import settings
 from django.core.files.storage import default_storage
 
@@ -38,9 +40,7 @@ def _object(name: str):
     return default_storage.bucket.Object(_key(name))
 
 
-def _transfer_config():
-    from boto3.s3.transfer import TransferConfig
-
+def _transfer_config() -> TransferConfig:
     return TransferConfig(multipart_threshold=TRANSFER_CHUNK, multipart_chunksize=TRANSFER_CHUNK, max_concurrency=4)
 
 
@@ -75,8 +75,6 @@ def open_stream(name: str):
     """A binary stream of the stored file, read as it is consumed; FileNotFoundError if absent."""
     if not is_remote():
         return open(local_path(name), "rb")
-    from botocore.exceptions import ClientError
-
     try:
         return _object(name).get()["Body"]
     except ClientError as exc:

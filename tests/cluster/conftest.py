@@ -17,7 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import boto3
+import psycopg
 import pytest
+import redis
 import urllib3
 
 from mlserve import front
@@ -143,8 +146,6 @@ def wait_until(check, timeout: float, what: str, nodes=()) -> None:
 
 
 def _fresh_database() -> str:
-    import psycopg
-
     name = f"mlserve_cluster_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
@@ -153,23 +154,17 @@ def _fresh_database() -> str:
 
 
 def _drop_database(url: str) -> None:
-    import psycopg
-
     name = urlsplit(url).path.lstrip("/")
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _flush_redis() -> None:
-    import redis
-
     redis.Redis.from_url(REDIS_URL).flushdb()
 
 
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory):
-    import boto3
-
     busy = [p for p in (NGINX_PORT, S3_PORT, NODE_A_PORT, NODE_B_PORT) if not port_is_free(p)]
     assert not busy, f"ports {busy} are taken: the cluster test uses 18200-18299"
     nginx = front.nginx_binary()

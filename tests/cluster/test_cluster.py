@@ -180,6 +180,36 @@ def test_a_deployment_paused_on_a_answers_503_on_b_within_a_second(cluster, iris
     time.sleep(CHANGE_SECONDS)
     statuses = [predict(url, token).status for _ in range(PROCESSES_TOUCHED)]
     assert statuses == [503] * PROCESSES_TOUCHED
+    assert call("DELETE", cluster.a.url("/api/v1/deployments/pausable"), token).status == 204
+    time.sleep(CHANGE_SECONDS)
+    assert [predict(url, token).status for _ in range(PROCESSES_TOUCHED)] == [404] * PROCESSES_TOUCHED
+
+
+def test_a_version_switched_on_a_is_served_by_b_within_a_second(cluster, iris, iris_file):
+    token = new_token(cluster)
+    deploy(cluster, token, "switched", "iris")
+    url = cluster.b.url("/api/v1/deployments/switched/predict")
+    assert {data(predict(url, token))["version"] for _ in range(PROCESSES_TOUCHED)} == {1}
+    added = call("POST", cluster.a.url("/api/v1/models/iris/versions"), token, fields={"file": ("iris-v2.skops", iris_file)})
+    assert added.status == 201, added.data
+    switched = call("PATCH", cluster.a.url("/api/v1/deployments/switched"), token, body={"version": 2})
+    assert switched.status == 200, switched.data
+    time.sleep(CHANGE_SECONDS)
+    assert {data(predict(url, token))["version"] for _ in range(PROCESSES_TOUCHED)} == {2}
+
+
+def test_a_user_switched_off_on_a_answers_401_on_b_within_a_second(cluster, iris):
+    cluster.a.manage("shell", "-c", "from accounts.models import User; User.objects.create_user('leaver', password='leaver-pass-123')")
+    response = call("POST", cluster.a.url("/api/v1/auth/token"), body={"username": "leaver", "password": "leaver-pass-123"})
+    token = data(response)["token"]
+    url = cluster.b.url("/api/v1/models")
+    assert [call("GET", url, token).status for _ in range(PROCESSES_TOUCHED)] == [200] * PROCESSES_TOUCHED
+    # The admin's save, run by a process of node A (the post_save hook announces it).
+    cluster.a.manage("shell", "-c", (
+        "from accounts.models import User; u = User.objects.get(username='leaver'); u.is_active = False; u.save()"
+    ))
+    time.sleep(CHANGE_SECONDS)
+    assert [call("GET", url, token).status for _ in range(PROCESSES_TOUCHED)] == [401] * PROCESSES_TOUCHED
 
 
 def test_a_token_revoked_on_a_answers_401_on_b_within_a_second(cluster, iris):
