@@ -294,7 +294,8 @@ MLSERVE_VIDEO_DEFAULT_FPS = envint("MLSERVE_VIDEO_DEFAULT_FPS", 1)
 MLSERVE_FAST_PREDICT = envbool("MLSERVE_FAST_PREDICT", True)
 
 # Token and deployment lookups are cached per process this long (a revoked token or a
-# paused deployment takes effect at once where it was changed, within this long elsewhere).
+# paused deployment takes effect at once on this machine, on every node with REDIS_URL, and
+# within this long elsewhere: see mlserve/ttl_cache.py).
 MLSERVE_AUTH_CACHE_SECONDS = envint("MLSERVE_AUTH_CACHE_SECONDS", 10)
 MLSERVE_DEPLOYMENT_CACHE_SECONDS = envint("MLSERVE_DEPLOYMENT_CACHE_SECONDS", 1)
 
