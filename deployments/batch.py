@@ -43,7 +43,7 @@ def _chunks(task: PredictionTask, version, chunk_rows: int, json_body=None) -> I
         parsed = parse_json_body(body, fields, config)
         yield from _split(parsed, chunk_rows)
         return
-    yield from files.iter_file(task_files.input_path(task), task.input_name, fields, config, chunk_rows, _sampling(task))
+    yield from files.iter_file(task_files.fetch_input(task), task.input_name, fields, config, chunk_rows, _sampling(task))
 
 
 def _sampling(task: PredictionTask) -> Sampling:
@@ -68,7 +68,7 @@ def task_spec(task: PredictionTask) -> RunnerSpec:
 def _json_request(task: PredictionTask, spec: RunnerSpec):
     """A JSON task's body for the input layer, through the script's preprocess; and the rows
     preprocess returned (None without a script), which postprocess receives as on a sync call."""
-    request = json.loads(task_files.input_path(task).read_bytes())
+    request = json.loads(task_files.fetch_input(task).read_bytes())
     if spec.script is None:
         return request, None
     return scripts.preprocess(spec, request)
@@ -166,6 +166,7 @@ def _write_csv(table: pd.DataFrame, out, header: bool) -> None:
 
 class ResultWriter:
     def __init__(self, task: PredictionTask, classes: list | None):
+        task_files.task_dir(task.id).mkdir(parents=True, exist_ok=True)  # a node that only fetched nothing yet
         self.jsonl = open(task_files.result_jsonl(task), "wb")
         self.csv_file = open(task_files.result_csv(task), "wb")
         self.labels = [str(c) for c in classes] if classes else []
@@ -205,12 +206,8 @@ class ResultWriter:
 
 
 def _chunk_lines(task: PredictionTask):
-    path = task_files.result_jsonl(task)
-    if not path.exists():
-        return
-    with open(path, "rb") as f:
-        for line in f:
-            yield orjson.loads(line)
+    for line in task_files.result_lines(task):
+        yield orjson.loads(line)
 
 
 def _probability_rows(chunk: dict, labels: list[str]) -> list[dict]:
@@ -388,6 +385,8 @@ def run(task_id) -> str:
         writer = ResultWriter(task, version.classes)
         with Heartbeat(task.id, max(1.0, settings.MLSERVE_TASK_STALL_SECONDS / 4)):
             done = _predict_chunks(task, version, spec, writer)
+        if done is not None:
+            task_files.publish_results(task)  # to the object store, if any, before anyone may download them
     except ApplicationError as exc:
         _finish(task, PredictionTask.Status.FAILED, exc.message)
         task_files.remove_results(task)
@@ -400,6 +399,7 @@ def run(task_id) -> str:
     finally:
         if writer is not None:
             writer.close()
+        task_files.discard_local(task)
     if done is None:
         task_files.remove_results(task)
         return "stopped (cancelled)"

@@ -31,8 +31,8 @@ def deployment_for_serving(user: User, name: str) -> Deployment:
     """deployment_get_for_user for the serving path, cached per process for MLSERVE_DEPLOYMENT_CACHE_SECONDS.
 
     Each request reads the deployment once, so a version switch or a pause made in
-    another process reaches this one before its next request (on other machines:
-    within that time), never mid-request."""
+    another process reaches this one before its next request (on other nodes: within
+    that time, or at once through Redis, see mlserve/ttl_cache.py), never mid-request."""
     key = (user.pk, name)
     deployment = _serving.get(key)
     if deployment is None:
@@ -42,7 +42,7 @@ def deployment_for_serving(user: User, name: str) -> Deployment:
 
 
 def forget_deployment(deployment: Deployment) -> None:
-    """Changes take effect at once in every process of this machine, once committed."""
+    """Changes take effect at once in every process of this machine (and every node with Redis), once committed."""
     _serving.pop((deployment.owner_id, deployment.name))
     transaction.on_commit(announce_change)
 

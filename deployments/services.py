@@ -20,6 +20,7 @@ from deployments.models import Deployment, DeploymentKey, DeploymentScript, Pred
 from deployments.selectors import forget_deployment
 from mlserve.errors import ApplicationError, Conflict, NameTaken, TooLarge, Unavailable
 from mlserve.limits import DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS, checked_text
+from mlserve.outages import outage
 from models_registry import scripts
 from models_registry.models import ModelVersion, RegisteredModel
 from models_registry.selectors import version_get
@@ -203,17 +204,29 @@ def key_revoke(*, key: DeploymentKey) -> None:
 
 
 def enqueue(task_id) -> None:
+    """Hand a saved task to the queue. A queue that cannot be reached (Redis down) fails the
+    task with the reason, so no task waits forever as queued, and the caller gets the 503."""
     from django_q.brokers import get_broker
     from django_q.conf import Conf
     from django_q.tasks import async_task
 
-    # The queue is named at call time (get_broker's default is frozen at import).
-    async_task(
-        "deployments.tasks.run_prediction_task",
-        str(task_id),
-        task_name=f"predict-{task_id}",
-        broker=get_broker(list_key=Conf.PREFIX),
-    )
+    try:
+        # The queue is named at call time (get_broker's default is frozen at import).
+        async_task(
+            "deployments.tasks.run_prediction_task",
+            str(task_id),
+            task_name=f"predict-{task_id}",
+            broker=get_broker(list_key=Conf.PREFIX),
+        )
+    except Exception as exc:
+        unavailable = outage(exc)
+        if unavailable is None:
+            raise
+        PredictionTask.objects.filter(pk=task_id, status=PredictionTask.Status.QUEUED).update(
+            status=PredictionTask.Status.FAILED, finished=timezone.now(),
+            error="The task could not be queued: the queue (Redis) cannot be reached. Retry it once it is back.",
+        )
+        raise unavailable from exc
 
 
 def _store_input(task: PredictionTask, *, data=None, upload=None, limit: int) -> int:
@@ -275,11 +288,12 @@ def task_submit(
     try:
         task.input_size = _store_input(task, data=data, upload=upload, limit=limit)
         task.rows_total = batch.check_input(task)  # validated now: a bad file is a 400, not a failed task
+        task_files.publish_input(task)  # only a valid input reaches the object store
         with transaction.atomic():
             task.save()
             transaction.on_commit(lambda: enqueue(task.id))
     except BaseException:
-        shutil.rmtree(task_files.task_dir(task.id), ignore_errors=True)
+        task_files.remove_all([task.id])
         raise
     return task
 
@@ -299,7 +313,7 @@ def task_cancel(*, task: PredictionTask) -> PredictionTask:
 def task_retry(*, task: PredictionTask) -> PredictionTask:
     if task.status not in (PredictionTask.Status.FAILED, PredictionTask.Status.CANCELLED):
         raise Conflict(f"Only failed or cancelled tasks can be retried; this one is {task.status}.", code="task_not_retryable")
-    if not task_files.input_path(task).exists():
+    if not task_files.input_exists(task):
         raise Conflict("The task's input file is gone (expired), so it cannot be retried; submit it again.", code="input_gone")
     ensure_serving(task.deployment)
     with transaction.atomic():

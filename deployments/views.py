@@ -318,7 +318,7 @@ def _preview(rows: list[dict]) -> list[dict]:
 def task_detail(request, task_id):
     task = selectors.task_get_for_user(request.user, task_id)
     preview = batch.read_result_rows(task, limit=20) if task.status == PredictionTask.Status.SUCCEEDED and not task.result_expired else []
-    scripted = bool(preview) and task_files.script_response(task).exists()
+    scripted = bool(preview) and task_files.result_exists(task, task_files.SCRIPT_RESPONSE)
     return render(request, "deployments/task_detail.html", {"task": task, "preview": _preview(preview), "scripted": scripted})
 
 

@@ -14,7 +14,7 @@ from django.db.models import ProtectedError
 from accounts.models import User
 from mlserve.errors import ApplicationError, Conflict, InvalidModel, NameTaken, NotAllowed, TooLarge
 from mlserve.limits import DESCRIPTION_MAX_CHARS, FIELD_DESCRIPTION_MAX_CHARS, checked_text
-from models_registry import artifacts, mlflow_models, prediction, scripts
+from models_registry import artifact_cache, artifacts, mlflow_models, prediction, scripts
 from models_registry.models import NAME_VALIDATOR, ModelVersion, RegisteredModel, artifact_path
 from models_registry.runners import client
 from models_registry.runtimes import CODE_FORMATS
@@ -299,7 +299,8 @@ def model_delete(*, model: RegisteredModel) -> None:
             f"Model {model.name!r} is in use by deployment(s) {', '.join(users)}; delete those first.",
             code="model_in_use",
         ) from None
-    client.stop(keys=[prediction.spec_for_version(v).key for v in versions])
+    client.stop(keys=[prediction.version_runner_key(v) for v in versions])
+    artifact_cache.forget(versions)
 
 
 # ---- pre/post-processing scripts ---------------------------------------------------

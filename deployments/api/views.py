@@ -1,4 +1,4 @@
-from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -266,14 +266,13 @@ class TaskResultView(APIView):
             raise Conflict(f"The task is {task.status}; its result is ready once it has succeeded.", code="result_not_ready")
         fmt = request.query_params.get("format", "json")
         if fmt == "csv":
-            response = FileResponse(open(task_files.result_csv(task), "rb"), content_type="text/csv")
+            response = StreamingHttpResponse(task_files.result_chunks(task, task_files.RESULT_CSV), content_type="text/csv")
             response["Content-Disposition"] = f'attachment; filename="{task.id}.csv"'
             return response
         if fmt != "json":
             raise ApplicationError("format must be json or csv.", code="invalid_request")
-        scripted = task_files.script_response(task)
-        if scripted.exists():  # the deployment script's postprocess() shaped this task's answer
-            return FileResponse(open(scripted, "rb"), content_type="application/json")
+        if task_files.result_exists(task, task_files.SCRIPT_RESPONSE):  # the script's postprocess() shaped this answer
+            return StreamingHttpResponse(task_files.result_chunks(task, task_files.SCRIPT_RESPONSE), content_type="application/json")
         version = task.model_version
         stream = batch.json_result_stream(task, version.model.name if version else "", version.number if version else None)
         return StreamingHttpResponse(stream, content_type="application/json")
