@@ -201,6 +201,8 @@ def deployment_test(request, name: str):
         else:
             messages.success(request, f"Task queued: {task.rows_total or 'unknown'} rows.")
             return redirect(task)
+    if context["mode"] == "batch":
+        context["mode"] = "form"  # a failed batch file leaves the single-request panel as it was, on its form
     context.update(_deployment_context(request, deployment, "test"))
     context["batch_form"] = batch_form
     return render(request, "deployments/test.html", context)

@@ -122,8 +122,7 @@ class PredictionForm(BootstrapMixin, forms.Form):
                 continue
             value = self.data.get(field.name, "")
             if value == "":
-                if field.required:
-                    record[field.name] = None
+                # Left out, not sent as null: the input layer then names every missing field at once.
                 continue
             if field.is_tensor or field.type in ("float", "double", "integer"):
                 try:

@@ -232,6 +232,7 @@ def test_page(request, *, version, predict, api_url: str) -> dict:
             result = predict(upload=upload, sampling=sampling) if sampling else predict(upload=upload)
     except ApplicationError as exc:
         context["error"] = exc
+        context["file_failed"] = mode == "file"  # browsers cannot refill a file box: the page asks to choose again
         field_errors = exc.details.get("fields", {}) if isinstance(exc.details, dict) else {}
         if mode == "form":
             for field_name, message in field_errors.items():
