@@ -24,6 +24,7 @@ from models_registry.images import image_field, offered_config
 from models_registry.runners import client
 from models_registry.runtimes import FORMAT_LABELS
 from models_registry.samples import example_record, sample_record
+from models_registry.test_results import result_csv, result_summary
 from models_registry.video import Sampling
 
 
@@ -241,6 +242,9 @@ def test_page(request, *, version, predict, api_url: str) -> dict:
     else:
         context["result"] = result
         context["rows"] = result_rows(result)
+        if mode == "file":
+            context["summary"] = result_summary(result.body)
+            context["result_csv"] = result_csv(result.body)
     return context
 
 
