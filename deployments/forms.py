@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
 from mlserve.forms import BootstrapMixin
@@ -69,7 +70,8 @@ class VersionSwitchForm(BootstrapMixin, forms.Form):
 
     def __init__(self, *args, versions=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["version"].choices = [(v.number, f"v{v.number} · {v.algorithm[:60]}") for v in versions]
+        # Cut at a word, with an ellipsis (CSS adds one too when the select is narrower still).
+        self.fields["version"].choices = [(v.number, f"v{v.number} · {Truncator(v.algorithm).chars(60)}") for v in versions]
 
 
 class KeyCreateForm(BootstrapMixin, forms.Form):

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.models import User
 from deployments.models import Deployment
@@ -323,7 +324,11 @@ def model_delete(*, model: RegisteredModel) -> None:
     except ProtectedError as exc:
         users = sorted({str(obj) for obj in exc.protected_objects})
         raise Conflict(
-            f"Model {model.name!r} is in use by deployment(s) {', '.join(users)}; delete those first.",
+            ngettext(
+                "Model %(model)r is in use by deployment %(names)s; delete it first.",
+                "Model %(model)r is in use by deployments %(names)s; delete those first.",
+                len(users),
+            ) % {"model": model.name, "names": ", ".join(users)},
             code="model_in_use",
         ) from None
     client.stop(keys=[prediction.spec_for_version(v).key for v in versions])

@@ -15,6 +15,9 @@
     failed: "text-bg-danger", cancelled: "text-bg-secondary",
   };
 
+  // Thousands separators as the page's language writes them (the server's intcomma does the same).
+  function count(n) { return Number(n).toLocaleString(document.documentElement.lang || undefined); }
+
   function show(task) {
     const progress = task.progress || {};
     if (badge && badge.dataset.status !== task.status) {
@@ -25,8 +28,8 @@
     // The API's times are in the server's time zone, as the page's own: its first 19 characters.
     if (started) started.textContent = task.started ? task.started.slice(0, 19).replace("T", " ") : "—";
     if (attempts) attempts.textContent = task.attempts;
-    if (done) done.textContent = progress.rows_done;
-    if (total && progress.rows_total !== null && progress.rows_total !== undefined) total.textContent = progress.rows_total;
+    if (done) done.textContent = count(progress.rows_done);
+    if (total && progress.rows_total !== null && progress.rows_total !== undefined) total.textContent = count(progress.rows_total);
     if (progress.fraction !== null && progress.fraction !== undefined) {
       const percent = Math.round(progress.fraction * 100);
       bar.style.width = percent + "%";
