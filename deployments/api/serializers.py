@@ -11,7 +11,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="model_version.model.name")
     version = serializers.IntegerField(source="model_version.number")
     alias = serializers.CharField(
-        source="alias.name", default=None, read_only=True,
+        source="alias.name", default=None, read_only=True, allow_null=True,
         help_text="The model alias this deployment follows (null: it stays on its version)",
     )
     limits = serializers.SerializerMethodField()
