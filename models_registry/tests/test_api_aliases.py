@@ -1,7 +1,10 @@
 """Aliases through the API: a deployment that follows one moves with it, and an alias in use
 cannot be removed."""
 
+import threading
+
 import pytest
+from rest_framework.test import APIClient
 
 from deployments.models import Deployment
 from models_registry.models import ModelAlias
@@ -83,3 +86,37 @@ def test_someone_elses_aliases_are_404(stranger_api, api, two_versions):
     assert stranger_api.put("/api/v1/models/iris/aliases/champion", {"version": 2}, format="json").status_code == 404
     assert stranger_api.delete("/api/v1/models/iris/aliases/champion").status_code == 404
     assert ModelAlias.objects.get().version.number == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_request_fails_while_the_alias_moves_its_deployment(api, two_versions):
+    """Callers in other threads (as other web workers would be) keep predicting while the
+    alias moves to version 2 and back: every answer is a 200, from one version or the other."""
+    api.put("/api/v1/models/iris/aliases/champion", {"version": 1}, format="json")
+    assert api.post("/api/v1/deployments", {"name": "prod", "model": "iris", "alias": "champion"}, format="json").status_code == 201
+    stop = threading.Event()
+    answers: list[tuple[int, int | None]] = []
+
+    def call_until_stopped():
+        caller = APIClient()
+        caller.credentials(**api._credentials)
+        while not stop.is_set():
+            response = caller.post("/api/v1/deployments/prod/predict", {"inputs": IRIS_ROW}, format="json")
+            answers.append((response.status_code, response.json().get("version")))
+
+    threads = [threading.Thread(target=call_until_stopped) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    try:
+        for number in (2, 1):
+            seen = len(answers)
+            assert api.put("/api/v1/models/iris/aliases/champion", {"version": number}, format="json").status_code == 200
+            # a few answers after each move, however long the machine takes to give them
+            while len(answers) < seen + 6 and all(thread.is_alive() for thread in threads):
+                stop.wait(0.05)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert answers and {status for status, _ in answers} == {200}
+    assert {version for _, version in answers} == {1, 2}
