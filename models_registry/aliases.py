@@ -26,7 +26,7 @@ def validate_alias_name(name: str) -> str:
         raise ApplicationError(
             _("Invalid alias %(name)r: %(rule)s") % {"name": name, "rule": ALIAS_VALIDATOR.message},
             code="invalid_alias",
-            details={"fields": {"alias": ALIAS_VALIDATOR.message}},
+            details={"fields": {"alias": str(ALIAS_VALIDATOR.message)}},
         ) from None
     return name
 

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from models_registry.schema import fields_from_json
 
@@ -97,12 +98,12 @@ class ModelVersion(models.Model):
 # Tag keys appear in query strings (?tag=team:fraud), so they stay plain.
 TAG_KEY_VALIDATOR = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,49}$",
-    "A tag key is 1-50 letters, digits, '.', '_', '/' or '-', starting with a letter or digit.",
+    _("A tag key is 1-50 letters, digits, '.', '_', '/' or '-', starting with a letter or digit."),
 )
 # Aliases start with a letter, so "2" always means version 2 and never an alias.
 ALIAS_VALIDATOR = RegexValidator(
     r"^[A-Za-z][A-Za-z0-9_-]{0,49}$",
-    "An alias is 1-50 letters, digits, '_' or '-', starting with a letter (e.g. champion).",
+    _("An alias is 1-50 letters, digits, '_' or '-', starting with a letter (e.g. champion)."),
 )
 
 

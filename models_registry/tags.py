@@ -49,7 +49,7 @@ def clean_tags(tags) -> dict[str, str]:
         try:
             TAG_KEY_VALIDATOR(key)
         except ValidationError:
-            errors[key or "(empty)"] = TAG_KEY_VALIDATOR.message
+            errors[key or "(empty)"] = str(TAG_KEY_VALIDATOR.message)
             continue
         if len(value) > MAX_VALUE_CHARS:
             errors[key] = _("A tag value is at most %(n)d characters.") % {"n": MAX_VALUE_CHARS}
