@@ -123,7 +123,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 
-def _defused(text):
+def defused_cell(text):
     if isinstance(text, str) and text.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(text):
         return "'" + text
     return text
@@ -131,7 +131,7 @@ def _defused(text):
 
 def _neutralise_formulas(table: pd.DataFrame) -> pd.DataFrame:
     """The table with every text cell (and column name) a spreadsheet would run made inert."""
-    table = table.rename(columns=lambda name: _defused(name) if isinstance(name, str) else name)
+    table = table.rename(columns=lambda name: defused_cell(name) if isinstance(name, str) else name)
     for name in table.columns:
         column = table[name]
         if column.dtype.kind not in "OSU" and not isinstance(column.dtype, pd.StringDtype):
@@ -142,7 +142,7 @@ def _neutralise_formulas(table: pd.DataFrame) -> pd.DataFrame:
             continue
         if risky.any():
             column = column.copy()
-            column[risky] = column[risky].map(_defused)
+            column[risky] = column[risky].map(defused_cell)
             table[name] = column
     return table
 

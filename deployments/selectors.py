@@ -13,11 +13,23 @@ from mlserve.errors import NotAllowed, NotFound
 from mlserve.ttl_cache import TtlCache, announce_change
 
 
-def deployment_list_for_user(user: User, search: str = "") -> QuerySet[Deployment]:
-    deployments = Deployment.objects.filter(owner=user).select_related("model_version__model").order_by("-created")
+def deployment_list_for_user(user: User, search: str = "", *, model: str = "") -> QuerySet[Deployment]:
+    """The user's deployments; `model` (a model's name) keeps those serving one of its versions."""
+    deployments = Deployment.objects.filter(owner=user).select_related("model_version__model", "alias").order_by("-created")
     if search:
         deployments = deployments.filter(name__icontains=search.strip())
+    if model:
+        deployments = deployments.filter(model_version__model__name=model, model_version__model__owner=user)
     return deployments
+
+
+def deployments_of_model(*, owner: User, model) -> QuerySet[Deployment]:
+    """Where a model is deployed: its page lists them, and deleting it is refused while any exist."""
+    return (
+        Deployment.objects.filter(owner=owner, model_version__model=model)
+        .select_related("model_version", "alias")
+        .order_by("name")
+    )
 
 
 def deployment_get_for_user(user: User, name: str) -> Deployment:

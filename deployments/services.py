@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import User, hash_key
 from accounts.services import new_key
@@ -23,7 +24,7 @@ from mlserve.limits import DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS, checked_text
 from mlserve.outages import outage
 from models_registry import scripts
 from models_registry.models import ModelVersion, RegisteredModel
-from models_registry.selectors import version_get
+from models_registry.selectors import alias_get, version_get
 from models_registry.services import check_script, check_script_permission, script_trial, validate_model_name
 
 log = logging.getLogger(__name__)
@@ -65,14 +66,30 @@ def check_memory_budget(deployment: Deployment, version: ModelVersion) -> None:
 
 
 def deployment_create(
-    *, owner: User, name: str, model: RegisteredModel, version_number: int | None = None, description: str = "", **limits
+    *,
+    owner: User,
+    name: str,
+    model: RegisteredModel,
+    version_number: int | None = None,
+    description: str = "",
+    follow_alias: str = "",
+    **limits,
 ) -> Deployment:
+    """Deploy a version (the latest by default), or the version an alias points to: a deployment
+    that follows an alias moves with it."""
     name = validate_model_name(name)
     description = checked_text(description, field="description", limit=DESCRIPTION_MAX_CHARS)
     if Deployment.objects.filter(owner=owner, name=name).exists():
         raise NameTaken(f"You already have a deployment named {name!r}; choose another name.")
-    version = version_get(model, version_number)
-    deployment = Deployment(owner=owner, name=name, description=description, model_version=version)
+    alias = alias_get(owner=owner, model=model, name=follow_alias) if follow_alias else None
+    if alias is not None and version_number is not None and version_number != alias.version.number:
+        raise ApplicationError(
+            _("Alias %(alias)r points to version %(alias_version)d, not %(version)d: give one or the other.")
+            % {"alias": alias.name, "alias_version": alias.version.number, "version": version_number},
+            code="invalid_request",
+        )
+    version = alias.version if alias is not None else version_get(model, version_number)
+    deployment = Deployment(owner=owner, name=name, description=description, model_version=version, alias=alias)
     for key, value in limits.items():
         if key not in LIMIT_FIELDS:
             raise ApplicationError(f"Unknown setting {key!r}.", code="invalid_request")
@@ -92,13 +109,22 @@ def deployment_create(
 
 
 def deployment_update(
-    *, deployment: Deployment, version_number: int | None = None, description: str | None = None, **limits
+    *,
+    deployment: Deployment,
+    version_number: int | None = None,
+    description: str | None = None,
+    follow_alias: str | None = None,
+    **limits,
 ) -> Deployment:
     """Change limits, or switch to another version of the same model.
 
     The switch is atomic: the new version is loaded before the row changes, and
     every request reads the row once, so each one is served entirely by the old
-    or entirely by the new version."""
+    or entirely by the new version.
+
+    follow_alias="champion" switches to the alias's version and follows it from then on;
+    "" stops following (the deployment stays where it is). A version number pins the
+    deployment to that version, so it stops following its alias too."""
     changed = []
     for key, value in limits.items():
         if key not in LIMIT_FIELDS:
@@ -109,14 +135,27 @@ def deployment_update(
     if description is not None:
         deployment.description = checked_text(description, field="description", limit=DESCRIPTION_MAX_CHARS)
         changed.append("description")
-    if version_number is not None:
-        version = version_get(deployment.model_version.model, version_number)
-        if version.pk != deployment.model_version_id:
-            deployment.model_version = version
-            changed.append("model_version")
+    model = deployment.model_version.model
+    if follow_alias:
+        alias = alias_get(owner=deployment.owner, model=model, name=follow_alias)
+        if deployment.alias_id != alias.pk:
+            deployment.alias = alias
+            changed.append("alias")
+        version = alias.version
+    elif version_number is not None:
+        version = version_get(model, version_number)
+    else:
+        version = None
+    if version is not None and version.pk != deployment.model_version_id:
+        deployment.model_version = version
+        changed.append("model_version")
+    if deployment.alias_id is not None and (follow_alias == "" or (version_number is not None and not follow_alias)):
+        deployment.alias = None
+        changed.append("alias")
     _clean(deployment, [*LIMIT_FIELDS, "description"])
     check_memory_budget(deployment, deployment.model_version)
-    if changed and deployment.status == Deployment.Status.RUNNING:
+    # Following or leaving an alias alone changes nothing the runners see.
+    if set(changed) - {"alias"} and deployment.status == Deployment.Status.RUNNING:
         # The new runners load before the row changes; requests go on to the old ones until then.
         runners.start(deployment)
     if changed:

@@ -193,7 +193,8 @@ if MLSERVE_REGISTRATION not in ("open", "invite", "closed"):
     raise ImproperlyConfigured(f"MLSERVE_REGISTRATION must be open, invite or closed, got {MLSERVE_REGISTRATION!r}")
 MLSERVE_INVITE_DAYS = envint("MLSERVE_INVITE_DAYS", 7)
 LOGIN_URL = "accounts:login"
-LOGIN_REDIRECT_URL = "models_registry:list"
+# After logging in: the Dashboard, the one page that says how everything is doing.
+LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
 AUTH_PASSWORD_VALIDATORS = [

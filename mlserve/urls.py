@@ -1,5 +1,7 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from mlserve import views
 from mlserve.openapi import ApiDocsView, SchemaView
@@ -27,4 +29,6 @@ urlpatterns = [
     path("api/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz", views.healthz, name="healthz"),
     path("metrics", views.prometheus_metrics, name="prometheus-metrics"),
+    # Pages without our <link rel=icon> (the admin's) make browsers ask for /favicon.ico.
+    path("favicon.ico", RedirectView.as_view(url=settings.STATIC_URL + "favicon.svg", permanent=True)),
 ]

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.template.defaultfilters import filesizeformat
+from django.utils.translation import ngettext
 
 from models_registry import services
 from models_registry.models import ModelVersion, RegisteredModel
@@ -36,9 +37,11 @@ class RegisteredModelAdmin(admin.ModelAdmin):
 
     @admin.action(description="Delete selected models and their files")
     def delete_with_files(self, request, queryset):
-        for model in queryset:
+        models = list(queryset)  # counted before: the queryset is empty once they are gone
+        for model in models:
             services.model_delete(model=model)
-        self.message_user(request, f"Deleted {queryset.count()} model(s).")
+        count = len(models)
+        self.message_user(request, ngettext("Deleted %(count)d model.", "Deleted %(count)d models.", count) % {"count": count})
 
     def delete_model(self, request, obj):
         services.model_delete(model=obj)

@@ -10,8 +10,12 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.models import User
+from deployments.models import Deployment
+from deployments.selectors import forget_deployment
 from mlserve.errors import ApplicationError, Conflict, InvalidModel, NameTaken, NotAllowed, TooLarge
 from mlserve.limits import DESCRIPTION_MAX_CHARS, FIELD_DESCRIPTION_MAX_CHARS, checked_text
 from models_registry import artifact_cache, artifacts, mlflow_models, prediction, scripts
@@ -285,6 +289,30 @@ def model_update(
     return model
 
 
+def model_rename(*, model: RegisteredModel, name: str) -> RegisteredModel:
+    """Give the model a new name. Its versions, aliases and deployments stay attached (they
+    point at its row, not its name); URLs with the old name answer 404 from then on."""
+    name = validate_model_name(name)
+    if name == model.name:
+        return model
+    taken = NameTaken(_("You already have a model named %(name)r; choose another name.") % {"name": name})
+    if RegisteredModel.objects.filter(owner=model.owner, name=name).exclude(pk=model.pk).exists():
+        raise taken
+    old = model.name
+    try:
+        with transaction.atomic():
+            model.name = name
+            model.save(update_fields=["name", "updated"])
+    except IntegrityError:
+        model.name = old
+        raise taken from None
+    # Deployments cached for serving carry the model's name into their answers.
+    for deployment in Deployment.objects.filter(owner=model.owner, model_version__model=model):
+        forget_deployment(deployment)
+    log.info("model %s renamed to %s", old, name)
+    return model
+
+
 def model_delete(*, model: RegisteredModel) -> None:
     """Delete the model, its versions and their files (after the rows are gone for good)."""
     versions = list(model.versions.all())
@@ -296,7 +324,11 @@ def model_delete(*, model: RegisteredModel) -> None:
     except ProtectedError as exc:
         users = sorted({str(obj) for obj in exc.protected_objects})
         raise Conflict(
-            f"Model {model.name!r} is in use by deployment(s) {', '.join(users)}; delete those first.",
+            ngettext(
+                "Model %(model)r is in use by deployment %(names)s; delete it first.",
+                "Model %(model)r is in use by deployments %(names)s; delete those first.",
+                len(users),
+            ) % {"model": model.name, "names": ", ".join(users)},
             code="model_in_use",
         ) from None
     client.stop(keys=[prediction.version_runner_key(v) for v in versions])

@@ -37,9 +37,20 @@ from models_registry.selectors import model_get_for_user
 class DeploymentListView(APIView):
     parser_classes = [SafeJSONParser]
 
-    @extend_schema(responses=paginated(DeploymentSerializer), tags=["deployments"], operation_id="deployments_list")
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("search", str, description="Part of the deployment name"),
+            OpenApiParameter("model", str, description="Only deployments of this model (its name)"),
+        ],
+        responses=paginated(DeploymentSerializer),
+        tags=["deployments"],
+        operation_id="deployments_list",
+    )
     def get(self, request):
-        deployments = selectors.deployment_list_for_user(request.user, request.query_params.get("search", ""))
+        """The caller's deployments, newest first; ?model= keeps those of one model."""
+        deployments = selectors.deployment_list_for_user(
+            request.user, request.query_params.get("search", ""), model=request.query_params.get("model", "")
+        )
         return paginate(request, deployments, DeploymentSerializer, view=self)
 
     @extend_schema(request=DeploymentCreateSerializer, responses={201: DeploymentSerializer}, tags=["deployments"])
@@ -55,6 +66,7 @@ class DeploymentListView(APIView):
             model=model,
             version_number=data.get("version"),
             description=data.get("description", ""),
+            follow_alias=data.get("alias", ""),
             **{k: data[k] for k in Deployment.SETTINGS if k in data},
         )
         return Response(DeploymentSerializer(deployment, context={"request": request}).data, status=status.HTTP_201_CREATED)
@@ -80,6 +92,7 @@ class DeploymentDetailView(APIView):
             deployment=deployment,
             version_number=data.get("version"),
             description=data.get("description"),
+            follow_alias=data.get("alias"),
             **{k: data[k] for k in Deployment.SETTINGS if k in data},
         )
         return Response(DeploymentSerializer(deployment, context={"request": request}).data)
