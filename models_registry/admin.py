@@ -3,7 +3,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import ngettext
 
 from models_registry import services
-from models_registry.models import ModelVersion, RegisteredModel
+from models_registry.models import ModelAlias, ModelTag, ModelVersion, RegisteredModel, VersionTag
 
 
 class ModelVersionInline(admin.TabularInline):
@@ -68,3 +68,35 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # versions come from uploads, which validate the artifact
+
+
+@admin.register(ModelTag)
+class ModelTagAdmin(admin.ModelAdmin):
+    list_display = ("model", "key", "value")
+    list_filter = ("key",)
+    search_fields = ("model__name", "key", "value")
+    raw_id_fields = ("model",)
+
+
+@admin.register(VersionTag)
+class VersionTagAdmin(admin.ModelAdmin):
+    list_display = ("version", "key", "value")
+    list_filter = ("key",)
+    search_fields = ("version__model__name", "key", "value")
+    raw_id_fields = ("version",)
+
+
+@admin.register(ModelAlias)
+class ModelAliasAdmin(admin.ModelAdmin):
+    """Shown, not edited: moving or removing an alias moves the deployments that follow it,
+    which only the aliases service does (from the model's page or the API)."""
+
+    list_display = ("model", "name", "version", "updated")
+    search_fields = ("model__name", "name")
+    readonly_fields = ("model", "name", "version", "updated")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
