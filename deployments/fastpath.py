@@ -24,7 +24,7 @@ from rest_framework.exceptions import APIException, NotFound
 
 from deployments import selectors, serving
 from mlserve.api import error_body
-from mlserve.errors import ApplicationError
+from mlserve.errors import ApplicationError, fault_error, retry_after
 from models_registry.inputs import loads_json
 
 log = logging.getLogger(__name__)
@@ -142,6 +142,14 @@ class FastPredict:
         return [data]
 
     @staticmethod
+    def _error_answer(door: str, error: ApplicationError) -> tuple[int, list, bytes]:
+        retry = retry_after(error)
+        headers = [*JSON_HEADERS, ("Retry-After", retry)] if retry else JSON_HEADERS
+        if door == "rest":
+            return error.status_code, headers, orjson.dumps(error.as_dict(), option=orjson.OPT_SERIALIZE_NUMPY)
+        return error.status_code, headers, _error(door, error.code, error.message)
+
+    @staticmethod
     def _answer(door: str, name: str, version: str | None, environ) -> tuple[int, list, bytes] | None:
         """(status, headers, body), or None when Django should take the request."""
         try:
@@ -150,18 +158,16 @@ class FastPredict:
         except _Unhandled:
             return None
         except ApplicationError as exc:
-            headers = JSON_HEADERS
-            if exc.status_code == 429:
-                retry = exc.details.get("retry_after_seconds", 1) if isinstance(exc.details, dict) else 1
-                headers = [*JSON_HEADERS, ("Retry-After", str(retry))]
-            body = orjson.dumps(exc.as_dict(), option=orjson.OPT_SERIALIZE_NUMPY) if door == "rest" else _error(door, exc.code, exc.message)
-            return exc.status_code, headers, body
+            return FastPredict._error_answer(door, exc)
         except Http404:
             return 404, JSON_HEADERS, _error(door, "not_found", str(NotFound.default_detail))
         except APIException as exc:  # authentication failures raised by the shared token functions
             code = "authentication_failed" if exc.status_code == 401 else "permission_denied"
             headers = JSON_HEADERS + ([("WWW-Authenticate", "Token")] if exc.status_code == 401 else [])
             return exc.status_code, headers, _error(door, code, str(exc.detail))
-        except Exception:
+        except Exception as exc:
+            error = fault_error(exc)
+            if error is not None:
+                return FastPredict._error_answer(door, error)
             log.exception("%s call failed for deployment %s", door, name)
             return 500, JSON_HEADERS, _error(door, "server_error", "The server failed to handle this request; the error has been logged.")

@@ -8,7 +8,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from mlserve.errors import ApplicationError
+from mlserve.errors import fault_error, retry_after
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +47,12 @@ def _validation_message(detail) -> str:
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, ApplicationError):
-        headers = None
-        if exc.status_code == 429:
-            retry = (exc.details or {}).get("retry_after_seconds", 1) if isinstance(exc.details, dict) else 1
-            headers = {"Retry-After": str(retry)}
-        return Response(exc.as_dict(), status=exc.status_code, headers=headers)
+    error = fault_error(exc)
+    if error is not None:
+        if error is not exc:
+            log.warning("%s: %s", error.code, exc)
+        retry = retry_after(error)
+        return Response(error.as_dict(), status=error.status_code, headers={"Retry-After": retry} if retry else None)
     if isinstance(exc, RequestDataTooBig):
         return Response(
             error_body("too_large", "The request body is larger than this server accepts; send a smaller body or a file."),

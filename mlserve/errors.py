@@ -1,8 +1,11 @@
 """The domain's errors: raised by services, turned into one JSON shape by the API
 and into form errors or flash messages on pages."""
 
+import errno
 import re
 from typing import Any
+
+from django.db import InterfaceError, OperationalError
 
 # An absolute file path of two parts or more (or a file: URL) inside an engine's message.
 # Not a URL's path: a slash right after a word character, a dot or another slash is left alone.
@@ -102,3 +105,56 @@ class ModelTimeout(ApplicationError):
 
     status_code = 504
     code = "model_timeout"
+
+
+class ArtifactMissing(Unavailable):
+    """The model's file is not in this node's artifact store (a lost volume, an unsynced node):
+    the node cannot serve it, the model is not wrong."""
+
+    code = "artifact_missing"
+
+
+# ---- faults of the machine, as errors ----------------------------------------------
+#
+# The one place where an exception becomes what the caller sees: the DRF exception handler
+# (mlserve.api), the fast path (deployments.fastpath) and the pages' middleware
+# (mlserve.middleware.FaultMiddleware) all call fault_error() and retry_after().
+
+DATABASE_RETRY_SECONDS = 5
+DISK_RETRY_SECONDS = 60
+_DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
+
+
+def fault_error(exc: BaseException) -> ApplicationError | None:
+    """A fault of the database, the disk or the artifact store as a 503 with its reason; the
+    ApplicationError itself; None for anything else (a bug: 500)."""
+    if isinstance(exc, ApplicationError):
+        return exc
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        text = str(exc).lower()
+        if "locked" in text or "busy" in text or "lock timeout" in text:
+            return Unavailable(
+                "The database is busy (locked by another writer); nothing was changed. Retry in a few seconds.",
+                code="database_locked",
+                details={"retry_after_seconds": DATABASE_RETRY_SECONDS},
+            )
+        return Unavailable(
+            "The database cannot be reached; nothing was changed. Retry in a few seconds.",
+            code="database_unavailable",
+            details={"retry_after_seconds": DATABASE_RETRY_SECONDS},
+        )
+    if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
+        return Unavailable(
+            "The server's disk is full; nothing was kept. Retry later (the operator has to free space).",
+            code="disk_full",
+            details={"retry_after_seconds": DISK_RETRY_SECONDS},
+        )
+    return None
+
+
+def retry_after(error: ApplicationError) -> str | None:
+    """The Retry-After header of a 429 or 503: the seconds its details name (1 by default)."""
+    if error.status_code not in (429, 503):
+        return None
+    seconds = error.details.get("retry_after_seconds", 1) if isinstance(error.details, dict) else 1
+    return str(int(seconds))
