@@ -93,9 +93,15 @@ def _serve(door: str, name: str, version: str | None, environ) -> tuple[list, by
     check_token_rate(auth)
     deployment = selectors.deployment_for_serving(user, name)
     selectors.check_key_scope(auth, deployment)
-    body = _body(environ)
     if door == "rest":
-        return JSON_HEADERS, serving.predict_sync(deployment, data=loads_json(body) if body else None).to_json()
+        try:
+            body = _body(environ)
+            data = loads_json(body) if body else None
+        except ApplicationError as exc:
+            serving.record_refused(deployment, "rest", exc)
+            raise
+        return JSON_HEADERS, serving.predict_sync(deployment, data=data).to_json()
+    body = _body(environ)
     selectors.check_served_version(deployment, version)
     answer, json_size = serving.infer(deployment, body, environ.get("HTTP_INFERENCE_HEADER_CONTENT_LENGTH"))
     if json_size is None:

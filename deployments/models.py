@@ -232,3 +232,4 @@ class DeploymentTotals(models.Model):
     latency_histogram = models.JSONField(default=dict)
     first_call = models.DateTimeField(null=True)
     last_call = models.DateTimeField(null=True)
+    dropped = models.BigIntegerField(default=0, help_text="Calls a process could not keep while the database was unreachable")

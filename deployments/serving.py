@@ -4,9 +4,11 @@ paused check, concurrency slot, time limit, and one metrics record per call."""
 import time
 from collections.abc import Callable
 
+from rest_framework.exceptions import APIException, ParseError
+
 from deployments import limits, metrics, oip, runners, services
 from deployments.models import Deployment
-from mlserve.errors import ApplicationError
+from mlserve.errors import ApplicationError, fault_error
 from models_registry import prediction, scripts
 from models_registry.inputs import check_row_limit
 from models_registry.runners import client
@@ -49,6 +51,19 @@ def serve(deployment: Deployment, source: str, work: Callable[[], tuple[object, 
             rows=rows,
             error_code=code,
         )
+
+
+def record_refused(deployment: Deployment, source: str, exc: BaseException) -> None:
+    """A call addressed to the deployment whose body could not even be read (malformed JSON, a
+    bad multipart) counts too: monitoring shows every call, not only those that reached serve()."""
+    error = fault_error(exc)
+    if error is None and isinstance(exc, APIException):  # DRF's parsers: ParseError, UnsupportedMediaType
+        status, code = exc.status_code, "malformed_request" if isinstance(exc, ParseError) else exc.default_code
+    elif error is not None:
+        status, code = error.status_code, error.code
+    else:
+        status, code = 500, "server_error"
+    metrics.record(deployment.pk, source=source, status=status, latency_ms=None, rows=0, error_code=code)
 
 
 def predict_sync(deployment: Deployment, *, data=None, upload=None, sampling=None) -> prediction.Result:

@@ -330,7 +330,9 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Metrics: each process flushes its sums to the database this often; minute buckets are kept this long.
-MLSERVE_METRICS_FLUSH_SECONDS = envint("MLSERVE_METRICS_FLUSH_SECONDS", 10)
+MLSERVE_METRICS_FLUSH_SECONDS = float(envstr("MLSERVE_METRICS_FLUSH_SECONDS", "1") or 1)
+# Buckets (deployment x minute) a process holds while its flushes fail; beyond, the oldest are dropped and counted.
+MLSERVE_METRICS_MAX_PENDING = envint("MLSERVE_METRICS_MAX_PENDING", 10_000)
 MLSERVE_METRICS_RETENTION_DAYS = envint("MLSERVE_METRICS_RETENTION_DAYS", 30)
 # /metrics (Prometheus) lists every deployment and owner: it answers this bearer token or a staff
 # session, nobody else (not even loopback: a same-host proxy makes everyone loopback), unless
