@@ -7,6 +7,7 @@ Memory stays flat however large the file: one chunk of rows is in memory at a ti
 import gc
 import json
 import logging
+import os
 import re
 import signal
 import threading
@@ -18,6 +19,7 @@ import numpy as np
 import orjson
 import pandas as pd
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db.models import F
 from django.utils import timezone
 
@@ -432,7 +434,10 @@ def run(task_id) -> str:
         task_files.remove_results(task)
         raise SystemExit(0) from None
     except ApplicationError as exc:
-        _finish(task, PredictionTask.Status.FAILED, exc.message)
+        message = exc.message
+        if not os.access(default_storage.path(version.artifact.name), os.R_OK):
+            message = f"The model file is missing from this server's artifact store, so the model could not load ({exc.message})"
+        _finish(task, PredictionTask.Status.FAILED, message)
         task_files.remove_results(task)
         return "failed"
     except Exception as exc:

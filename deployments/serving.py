@@ -8,7 +8,7 @@ from rest_framework.exceptions import APIException, ParseError
 
 from deployments import limits, metrics, oip, runners, services
 from deployments.models import Deployment
-from mlserve.errors import ApplicationError, fault_error
+from mlserve.errors import ApplicationError, InvalidModel, fault_error
 from models_registry import prediction, scripts
 from models_registry.inputs import check_row_limit
 from models_registry.runners import client
@@ -32,15 +32,18 @@ def serve(deployment: Deployment, source: str, work: Callable[[], tuple[object, 
         with limits.concurrency_slot(deployment), limits.time_limit(deployment):
             answer, rows = work()
         return answer
-    except RunnerFailed as exc:
-        status, code = exc.status_code, exc.code
-        runners.mark_failed(deployment, exc)
-        raise
     except ApplicationError as exc:
+        missing = runners.missing_artifact(deployment, spec(deployment)) if _may_be_the_file(exc) else None
+        if missing is not None:  # this node lost the file: not the model's fault, not a failed deployment
+            status, code = missing.status_code, missing.code
+            raise missing from exc
         status, code = exc.status_code, exc.code
+        if isinstance(exc, RunnerFailed):
+            runners.mark_failed(deployment, exc)
         raise
-    except Exception:
-        status, code = 500, "server_error"
+    except Exception as exc:
+        fault = fault_error(exc)
+        status, code = (fault.status_code, fault.code) if fault else (500, "server_error")
         raise
     finally:
         metrics.record(
@@ -51,6 +54,11 @@ def serve(deployment: Deployment, source: str, work: Callable[[], tuple[object, 
             rows=rows,
             error_code=code,
         )
+
+
+def _may_be_the_file(exc: ApplicationError) -> bool:
+    """Errors a missing model file shows up as: the runner cannot load it."""
+    return isinstance(exc, (InvalidModel, RunnerFailed)) or exc.status_code >= 500
 
 
 def record_refused(deployment: Deployment, source: str, exc: BaseException) -> None:

@@ -114,6 +114,12 @@ class ArtifactMissing(Unavailable):
     code = "artifact_missing"
 
 
+class ArtifactStoreUnwritable(Unavailable):
+    """A file of the store cannot be changed (read-only or failing volume)."""
+
+    code = "artifact_store_unwritable"
+
+
 # ---- faults of the machine, as errors ----------------------------------------------
 #
 # The one place where an exception becomes what the caller sees: the DRF exception handler

@@ -1,6 +1,7 @@
 """Artifact files: staging an upload (hashed, size-checked) and keeping or removing it."""
 
 import hashlib
+import logging
 import os
 import shutil
 import uuid
@@ -10,8 +11,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files.storage import default_storage
 
-from mlserve.errors import InvalidModel, TooLarge
+from mlserve.errors import ArtifactStoreUnwritable, InvalidModel, TooLarge
 
+log = logging.getLogger(__name__)
 CHUNK = 1024 * 1024
 
 
@@ -76,6 +78,56 @@ def keep(staged: StagedFile, relative_name: str) -> str:
     final.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(str(staged.path), final)
     return relative_name
+
+
+def take_aside(relative_names: list[str]) -> list[tuple[Path, Path]]:
+    """Rename each stored file to a hidden name beside it, before its row is deleted: a file that
+    cannot be removed (read-only or failing store) stops the delete while nothing is lost yet.
+    Raises ArtifactStoreUnwritable after putting back what it had moved."""
+    moved: list[tuple[Path, Path]] = []
+    for name in relative_names:
+        if not name:
+            continue
+        path = Path(default_storage.path(name))
+        if not path.exists():
+            continue  # already gone: nothing to orphan
+        aside = path.with_name(f".deleting-{path.name}")
+        try:
+            os.rename(path, aside)
+        except OSError as exc:
+            put_back(moved)
+            raise ArtifactStoreUnwritable(
+                f"The model's file cannot be removed from the artifact store ({exc.strerror}); nothing was deleted. "
+                "Retry once the store is writable again.",
+            ) from None
+        moved.append((path, aside))
+    return moved
+
+
+def put_back(moved: list[tuple[Path, Path]]) -> None:
+    for path, aside in reversed(moved):
+        try:
+            os.rename(aside, path)
+        except OSError:
+            log.error("could not put %s back as %s", aside, path)
+
+
+def discard(moved: list[tuple[Path, Path]]) -> None:
+    """The rows are gone for good: the files set aside go too (with the folders they leave empty)."""
+    for _path, aside in moved:
+        try:
+            aside.unlink(missing_ok=True)
+        except OSError:
+            log.error("could not remove %s; remove it by hand", aside)
+    root = Path(default_storage.path(""))
+    for path, _aside in moved:
+        parent = path.parent
+        while parent != root and root in parent.parents:
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+            parent = parent.parent
 
 
 def remove(relative_names: list[str]) -> None:

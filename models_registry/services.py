@@ -285,20 +285,33 @@ def model_update(
     return model
 
 
+def _in_use(model: RegisteredModel, names) -> Conflict:
+    return Conflict(
+        f"Model {model.name!r} is in use by deployment(s) {', '.join(sorted(set(names)))}; delete those first.",
+        code="model_in_use",
+    )
+
+
 def model_delete(*, model: RegisteredModel) -> None:
-    """Delete the model, its versions and their files (after the rows are gone for good)."""
+    """Delete the model, its versions and their files: rows and files both go or both stay.
+
+    The files are set aside first (a store that cannot remove them stops the delete here,
+    503), put back if the rows cannot be deleted (a locked database), removed once they are."""
+    in_use = list(model.versions.filter(deployments__isnull=False).values_list("deployments__name", flat=True))
+    if in_use:
+        raise _in_use(model, in_use)
     versions = list(model.versions.all())
-    names = [v.artifact.name for v in versions]
+    moved = artifacts.take_aside([v.artifact.name for v in versions])
     try:
         with transaction.atomic():
             model.delete()
-            transaction.on_commit(lambda: artifacts.remove(names))
-    except ProtectedError as exc:
-        users = sorted({str(obj) for obj in exc.protected_objects})
-        raise Conflict(
-            f"Model {model.name!r} is in use by deployment(s) {', '.join(users)}; delete those first.",
-            code="model_in_use",
-        ) from None
+    except ProtectedError as exc:  # deployed meanwhile
+        artifacts.put_back(moved)
+        raise _in_use(model, [str(obj) for obj in exc.protected_objects]) from None
+    except BaseException:
+        artifacts.put_back(moved)
+        raise
+    artifacts.discard(moved)
     client.stop(keys=[prediction.spec_for_version(v).key for v in versions])
 
 
