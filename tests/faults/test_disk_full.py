@@ -40,7 +40,7 @@ def tiny_disk(isolated_data_dir, monkeypatch):
 def test_a_task_larger_than_the_free_disk_answers_503_disk_full_and_keeps_nothing(api, deploy, tiny_disk):
     folder, mounted = tiny_disk
     deploy("iris_logreg.skops", "iris", max_batch_file_size=50_000_000)
-    response = api.post("/api/v1/deployments/iris/tasks", {"file": iris_csv(60_000)}, format="multipart")  # ~2 MB
+    response = api.post("/api/v1/deployments/iris/tasks", {"file": iris_csv(150_000)}, format="multipart")  # ~2.4 MB
     assert response.status_code == 503, response.content
     assert response.json()["error"]["code"] == "disk_full" and response["Retry-After"] == "60"
     assert not PredictionTask.objects.exists()
