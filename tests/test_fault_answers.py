@@ -106,3 +106,18 @@ def test_a_model_whose_row_cannot_be_deleted_keeps_its_file(api, upload_model, m
     monkeypatch.undo()
     assert api.delete("/api/v1/models/iris").status_code == 204
     assert not RegisteredModel.objects.exists() and not os.path.exists(path)
+
+
+def test_a_task_whose_model_file_is_missing_fails_at_once_with_that_cause(api, iris, inline_queue, django_capture_on_commit_callbacks):
+    from deployments import runners
+    from deployments.models import Deployment, PredictionTask
+
+    path = ModelVersion.objects.get().artifact.path
+    os.rename(path, path + ".away")
+    runners.stop(Deployment.objects.get())
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post("/api/v1/deployments/iris/tasks", {"inputs": [IRIS_ROW]}, format="json")
+    assert response.status_code == 202
+    task = PredictionTask.objects.get()
+    assert task.status == "failed" and task.attempts == 1
+    assert "model file is missing" in task.error
