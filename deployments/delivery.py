@@ -82,6 +82,13 @@ def waiting_task_ids() -> set[str]:
     return {task_id for payload in payloads if (task_id := _task_id_of(payload))}
 
 
+def message_lost(task: PredictionTask) -> bool:
+    """A queued task whose last message is older than a lease and no longer waits in the broker."""
+    cutoff = timezone.now() - timedelta(seconds=settings.MLSERVE_TASK_LEASE_SECONDS)
+    sent = task.enqueued or task.created
+    return sent is not None and sent < cutoff and str(task.pk) not in waiting_task_ids()
+
+
 def _lost_running():
     """Running tasks whose holder stopped renewing its lease (or, rows from before leases,
     whose heartbeat stopped for MLSERVE_TASK_STALL_SECONDS)."""

@@ -292,7 +292,7 @@ def _is_stuck(task: PredictionTask) -> bool:
     if task.status == PredictionTask.Status.RUNNING:
         return task.lease_expires is not None and task.lease_expires < now
     if task.status == PredictionTask.Status.QUEUED:
-        return True  # one more message is harmless: the claim runs a task once
+        return delivery.message_lost(task)
     return False
 
 
@@ -302,7 +302,7 @@ def task_retry(*, task: PredictionTask) -> PredictionTask:
     if task.status in (PredictionTask.Status.QUEUED, PredictionTask.Status.RUNNING):
         if not _is_stuck(task):
             raise Conflict(
-                f"Task {task.id} is running in a live worker (its lease runs until {task.lease_expires:%H:%M:%S}); "
+                f"Task {task.id} is {task.status} and in good hands (a live worker, or its message waiting in the queue); "
                 "cancel it first to start it again.",
                 code="task_not_retryable",
             )

@@ -261,3 +261,14 @@ def test_text_cells_that_are_plain_numbers_stay_numbers():
     rows = list(csv.reader(io.StringIO(out.getvalue().decode())))
     assert [r[0] for r in rows[1:]] == ["-1.5", "+2", "-3e-4", "'-", "'=1+1"]
     assert [r[1] for r in rows[1:]] == ["-1.5", "2", "3", "4", "5"]
+
+
+def test_a_queued_task_is_retried_only_once_its_message_is_lost(api, iris, settings):
+    from django_q.models import OrmQ
+
+    task = services.task_submit(deployment=iris_deployment(), data={"inputs": [IRIS_ROW]})
+    assert api.post(f"/api/v1/tasks/{task.id}/retry").status_code == 409  # its message waits in the queue
+    OrmQ.objects.all().delete()
+    PredictionTask.objects.filter(pk=task.pk).update(enqueued=timezone.now() - timedelta(seconds=settings.MLSERVE_TASK_LEASE_SECONDS + 1))
+    assert api.post(f"/api/v1/tasks/{task.id}/retry").status_code == 202
+    assert OrmQ.objects.count() == 1
