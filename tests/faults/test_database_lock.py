@@ -12,6 +12,7 @@ import pytest
 from django.db import connection
 
 from accounts import services as account_services
+from deployments.models import DeploymentTotals
 from tests.faults.processes import PORTS, finish, http, start_web, wait_for
 
 pytestmark = [
@@ -48,6 +49,9 @@ def test_monitoring_counts_every_call_made_during_a_15_s_database_lock(deploy, o
 
         for _ in range(10):
             call()
+        # Each web worker's own thread flushes every second: the database has them all within ~2 s, unread.
+        wait_for(lambda: DeploymentTotals.objects.filter(deployment__name="iris").values_list("requests", flat=True).first() == 10,
+                 3, "both web workers' counts in the database", log)
         holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, connection.settings_dict["NAME"], str(LOCK_SECONDS)],
                                   stdout=subprocess.PIPE)
         assert holder.stdout.readline().strip() == b"locked"
