@@ -387,6 +387,7 @@ def _handed_back_on_sigterm(task: PredictionTask):
         yield
     except WorkerStopping:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the hand-back itself is not interrupted
+        task_files.remove_results(task)  # before the task is anyone else's: the next worker writes them anew
         fresh = PredictionTask.objects.filter(pk=task.pk).first()
         if fresh is not None and fresh.status == PredictionTask.Status.RUNNING:
             delivery.hand_back(fresh, "worker stopped")
@@ -431,7 +432,6 @@ def run(task_id) -> str:
     except WorkerStopping:
         if writer is not None:
             writer.close()
-        task_files.remove_results(task)
         raise SystemExit(0) from None
     except ApplicationError as exc:
         message = exc.message
@@ -449,8 +449,11 @@ def run(task_id) -> str:
         if writer is not None:
             writer.close()
     if done is None:
-        task_files.remove_results(task)
-        return "stopped (cancelled)"
+        # Cancelled: its files go. Handed to another worker (our lease ran out): the files are theirs now.
+        if PredictionTask.objects.filter(pk=task.id, status=PredictionTask.Status.CANCELLED).exists():
+            task_files.remove_results(task)
+            return "stopped (cancelled)"
+        return "stopped (handed to another worker)"
     PredictionTask.objects.filter(pk=task.id, status=PredictionTask.Status.RUNNING).update(rows_total=done)
     _finish(task, PredictionTask.Status.SUCCEEDED, rows=done)
     log.info("task %s: %d rows in %.2fs", task.id, done, time.perf_counter() - started)
