@@ -295,8 +295,11 @@ def _still_ours(task_id, **changes) -> bool:
     )
 
 
-def _finish(task, status: str, error: str = "", rows: int = 0) -> None:
-    finished = PredictionTask.objects.filter(pk=task.id, status=PredictionTask.Status.RUNNING).update(
+def _finish(task, status: str, error: str = "", rows: int = 0) -> bool:
+    """The task's end, if it is still ours (not cancelled, not handed to another worker)."""
+    finished = PredictionTask.objects.filter(
+        pk=task.id, status=PredictionTask.Status.RUNNING, lease_owner=delivery.worker_identity()
+    ).update(
         status=status, finished=timezone.now(), heartbeat=timezone.now(), error=error[:5000], lease_owner="", lease_expires=None
     )
     if finished:
@@ -305,7 +308,11 @@ def _finish(task, status: str, error: str = "", rows: int = 0) -> None:
             task.deployment_id, source="task", status=400 if failed else 200, latency_ms=None, rows=rows,
             error_code="task_failed" if failed else None,
         )
-        metrics.flush()  # tasks are few: no reason to hold their counts back
+        try:
+            metrics.flush()  # tasks are few: no reason to hold their counts back
+        except Exception:  # kept for the next flush (a locked database)
+            log.warning("task %s: metrics flush failed; kept for the next one", task.id)
+    return bool(finished)
 
 
 class Heartbeat:
@@ -437,13 +444,13 @@ def run(task_id) -> str:
         message = exc.message
         if not os.access(default_storage.path(version.artifact.name), os.R_OK):
             message = f"The model file is missing from this server's artifact store, so the model could not load ({exc.message})"
-        _finish(task, PredictionTask.Status.FAILED, message)
-        task_files.remove_results(task)
+        if _finish(task, PredictionTask.Status.FAILED, message):
+            task_files.remove_results(task)
         return "failed"
     except Exception as exc:
         log.exception("task %s failed", task.id)
-        _finish(task, PredictionTask.Status.FAILED, f"Unexpected error: {type(exc).__name__}: {without_paths(str(exc))}")
-        task_files.remove_results(task)
+        if _finish(task, PredictionTask.Status.FAILED, f"Unexpected error: {type(exc).__name__}: {without_paths(str(exc))}"):
+            task_files.remove_results(task)
         return "failed"
     finally:
         if writer is not None:
@@ -454,7 +461,10 @@ def run(task_id) -> str:
             task_files.remove_results(task)
             return "stopped (cancelled)"
         return "stopped (handed to another worker)"
-    PredictionTask.objects.filter(pk=task.id, status=PredictionTask.Status.RUNNING).update(rows_total=done)
-    _finish(task, PredictionTask.Status.SUCCEEDED, rows=done)
+    PredictionTask.objects.filter(pk=task.id, status=PredictionTask.Status.RUNNING, lease_owner=delivery.worker_identity()).update(
+        rows_total=done
+    )
+    if not _finish(task, PredictionTask.Status.SUCCEEDED, rows=done):
+        return "stopped (cancelled or handed to another worker)"
     log.info("task %s: %d rows in %.2fs", task.id, done, time.perf_counter() - started)
     return "succeeded"
