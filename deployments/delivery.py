@@ -99,10 +99,10 @@ def _lost_running():
     )
 
 
-def hand_back(task: PredictionTask, notice: str) -> bool:
-    """A running task goes back to the queue (or fails after MLSERVE_TASK_MAX_ATTEMPTS starts);
-    True when it was queued again."""
-    if task.attempts >= settings.MLSERVE_TASK_MAX_ATTEMPTS:
+def hand_back(task: PredictionTask, notice: str, *, may_give_up: bool = True) -> bool:
+    """A running task goes back to the queue (or fails after MLSERVE_TASK_MAX_ATTEMPTS starts,
+    unless a person asked for it); True when it was queued again."""
+    if may_give_up and task.attempts >= settings.MLSERVE_TASK_MAX_ATTEMPTS:
         PredictionTask.objects.filter(pk=task.pk, status=PredictionTask.Status.RUNNING, attempts=task.attempts).update(
             status=PredictionTask.Status.FAILED,
             finished=timezone.now(),

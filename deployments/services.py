@@ -308,7 +308,7 @@ def task_retry(*, task: PredictionTask) -> PredictionTask:
             )
         ensure_serving(task.deployment)
         if task.status == PredictionTask.Status.RUNNING:
-            delivery.hand_back(task, "retried by the user")
+            delivery.hand_back(task, "retried by the user", may_give_up=False)
         else:
             enqueue(task.id)
         task.refresh_from_db()
