@@ -23,6 +23,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
+from django_q.brokers import get_broker
+from django_q.conf import Conf
+from django_q.models import OrmQ
+from django_q.signing import BadSignature, SignedPackage
+from django_q.tasks import async_task
 
 from deployments.models import Deployment, PredictionTask
 
@@ -41,24 +46,17 @@ def lease_deadline():
 
 
 def _broker():
-    from django_q.brokers import get_broker
-    from django_q.conf import Conf
-
     # The queue is named at call time (get_broker's default is frozen at import).
     return get_broker(list_key=Conf.PREFIX)
 
 
 def send(task_id) -> None:
     """One wake-up message for the task; the row remembers when (see waiting_task_ids)."""
-    from django_q.tasks import async_task
-
     PredictionTask.objects.filter(pk=task_id).update(enqueued=timezone.now())
     async_task(TASK_FUNC, str(task_id), task_name=f"predict-{task_id}", broker=_broker())
 
 
 def _task_id_of(payload) -> str | None:
-    from django_q.signing import BadSignature, SignedPackage
-
     try:
         message = SignedPackage.loads(payload)
     except (BadSignature, TypeError, ValueError):
@@ -74,8 +72,6 @@ def waiting_task_ids() -> set[str]:
     if settings.REDIS_URL:
         payloads = broker.connection.lrange(broker.list_key, 0, MAX_INSPECTED_MESSAGES - 1)
     else:
-        from django_q.models import OrmQ
-
         payloads = OrmQ.objects.using(settings.Q_CLUSTER.get("orm", "default")).filter(
             key=broker.list_key, lock__lte=timezone.now()
         ).values_list("payload", flat=True)[:MAX_INSPECTED_MESSAGES]

@@ -19,6 +19,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections, connection
+from django_q.cluster import Cluster
 
 from deployments import delivery
 
@@ -84,8 +85,6 @@ class Command(BaseCommand):
     help = "Run the queue worker (django-q2's qcluster) with task recovery and a bounded stop on SIGTERM."
 
     def handle(self, *args, **options):
-        from django_q.cluster import Cluster
-
         try:
             result = delivery.recover()
             self.stdout.write(f"Recovered tasks: {len(result['requeued'])} queued again, {len(result['resent'])} sent again.")
