@@ -1,5 +1,6 @@
-"""A full disk (a 1 MB tmpfs under the data dir) answers 503 disk_full with Retry-After, keeps
-nothing half-written, and serving goes on; room again, the same call succeeds."""
+"""Storage faults with real filesystems: a full disk (a 1 MB tmpfs under the data dir) answers
+503 disk_full with Retry-After, keeps nothing half-written, and serving goes on; a read-only
+artifact store (a read-only bind mount) keeps a model's row and file together on delete."""
 
 import errno
 import subprocess
@@ -51,3 +52,24 @@ def test_a_task_larger_than_the_free_disk_answers_503_disk_full_and_keeps_nothin
     assert small.status_code == 202, small.content  # the disk has room for this one
     assert api.post("/api/v1/deployments/iris/predict", {"inputs": [{"sepal_length": 5.1, "sepal_width": 3.5,
                     "petal_length": 1.4, "petal_width": 0.2}]}, format="json").status_code == 200
+
+
+def test_a_model_on_a_read_only_store_is_not_deleted_by_half(api, upload_model, isolated_data_dir):
+    from models_registry.models import ModelVersion, RegisteredModel
+
+    assert upload_model("iris_logreg.skops", name="iris").status_code == 201
+    path = Path(ModelVersion.objects.get().artifact.path)
+    media = Path(isolated_data_dir) / "media"
+    mounted = subprocess.run(["mount", "--bind", str(media), str(media)], capture_output=True).returncode == 0
+    if not mounted:
+        pytest.skip("bind mounts are not allowed here (tests/test_fault_answers.py covers this with a stand-in)")
+    try:
+        assert subprocess.run(["mount", "-o", "remount,ro,bind", str(media)], capture_output=True).returncode == 0
+        response = api.delete("/api/v1/models/iris")
+        assert response.status_code == 503 and response.json()["error"]["code"] == "artifact_store_unwritable"
+        assert "nothing was deleted" in response.json()["error"]["message"]
+        assert RegisteredModel.objects.exists() and path.exists()  # both stay
+    finally:
+        subprocess.run(["umount", "-l", str(media)], check=False)
+    assert api.delete("/api/v1/models/iris").status_code == 204
+    assert not RegisteredModel.objects.exists() and not path.exists()  # both go
