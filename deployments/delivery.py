@@ -45,7 +45,7 @@ def lease_deadline():
     return timezone.now() + timedelta(seconds=settings.MLSERVE_TASK_LEASE_SECONDS)
 
 
-def _broker():
+def broker():
     # The queue is named at call time (get_broker's default is frozen at import).
     return get_broker(list_key=Conf.PREFIX)
 
@@ -53,7 +53,7 @@ def _broker():
 def send(task_id) -> None:
     """One wake-up message for the task; the row remembers when (see waiting_task_ids)."""
     PredictionTask.objects.filter(pk=task_id).update(enqueued=timezone.now())
-    async_task(TASK_FUNC, str(task_id), task_name=f"predict-{task_id}", broker=_broker())
+    async_task(TASK_FUNC, str(task_id), task_name=f"predict-{task_id}", broker=broker())
 
 
 def _task_id_of(payload) -> str | None:
@@ -68,12 +68,12 @@ def _task_id_of(payload) -> str | None:
 
 def waiting_task_ids() -> set[str]:
     """Tasks with a message the broker will still hand out (not one a worker took already)."""
-    broker = _broker()
+    queue = broker()
     if settings.REDIS_URL:
-        payloads = broker.connection.lrange(broker.list_key, 0, MAX_INSPECTED_MESSAGES - 1)
+        payloads = queue.connection.lrange(queue.list_key, 0, MAX_INSPECTED_MESSAGES - 1)
     else:
         payloads = OrmQ.objects.using(settings.Q_CLUSTER.get("orm", "default")).filter(
-            key=broker.list_key, lock__lte=timezone.now()
+            key=queue.list_key, lock__lte=timezone.now()
         ).values_list("payload", flat=True)[:MAX_INSPECTED_MESSAGES]
     return {task_id for payload in payloads if (task_id := _task_id_of(payload))}
 

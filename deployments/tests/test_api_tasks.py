@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from deployments import batch, services, task_files
+from deployments import batch, delivery, services, task_files
 from deployments.models import PredictionTask
 from tests.model_files import IRIS_ROW, iris_frame
 
@@ -191,9 +191,7 @@ def test_a_running_task_without_a_lease_is_recovered_after_the_stall_time(api, i
 
 def test_a_queued_task_whose_message_was_taken_by_a_dead_worker_is_sent_again(api, iris, settings):
     task = services.task_submit(deployment=iris_deployment(), data={"inputs": [IRIS_ROW]})
-    from django_q.models import OrmQ
-
-    OrmQ.objects.all().delete()  # what a worker that prefetched it and died leaves behind: nothing waiting
+    delivery.broker().delete_queue()  # what a worker that prefetched it and died leaves behind: nothing waiting
     PredictionTask.objects.filter(pk=task.pk).update(enqueued=timezone.now() - timedelta(seconds=settings.MLSERVE_TASK_LEASE_SECONDS + 1))
     assert services.tasks_recover()["resent"] == [task.id]
     assert services.tasks_recover()["resent"] == []  # its new message waits: nothing more is sent
@@ -264,11 +262,9 @@ def test_text_cells_that_are_plain_numbers_stay_numbers():
 
 
 def test_a_queued_task_is_retried_only_once_its_message_is_lost(api, iris, settings):
-    from django_q.models import OrmQ
-
     task = services.task_submit(deployment=iris_deployment(), data={"inputs": [IRIS_ROW]})
     assert api.post(f"/api/v1/tasks/{task.id}/retry").status_code == 409  # its message waits in the queue
-    OrmQ.objects.all().delete()
+    delivery.broker().delete_queue()
     PredictionTask.objects.filter(pk=task.pk).update(enqueued=timezone.now() - timedelta(seconds=settings.MLSERVE_TASK_LEASE_SECONDS + 1))
     assert api.post(f"/api/v1/tasks/{task.id}/retry").status_code == 202
-    assert OrmQ.objects.count() == 1
+    assert delivery.broker().queue_size() == 1
