@@ -20,6 +20,11 @@ def states(ids):
     return {str(t["id"]): t for t in PredictionTask.objects.filter(pk__in=ids).values("id", "status", "rows_done", "rows_total", "attempts", "notice", "error")}
 
 
+def running(task_id) -> bool:
+    state = states([task_id])[task_id]
+    return state["status"] == "running" and state["rows_done"] > 0
+
+
 def all_done(ids):
     current = states(ids)
     return all(t["status"] in PredictionTask.FINISHED for t in current.values()) and current
@@ -60,14 +65,14 @@ def test_kill_9_of_the_whole_worker_loses_no_task_and_each_is_done_after_the_res
 def test_sigterm_stops_the_worker_within_its_bound_and_hands_the_running_task_back(api, deploy, tmp_path):
     deploy("iris_logreg.skops", "iris")
     log = tmp_path / "worker.log"
-    response = api.post("/api/v1/deployments/iris/tasks", {"file": iris_csv(60_000)}, format="multipart")
-    task_id = response.json()["task_id"]
-
+    ids = []
     for how in ("parent", "every process"):  # `kill <pid>`, then systemd's stop of the unit
+        response = api.post("/api/v1/deployments/iris/tasks", {"file": iris_csv(100_000)}, format="multipart")
+        task_id = response.json()["task_id"]
+        ids.append(task_id)
         worker = start_worker(log, MLSERVE_BATCH_CHUNK_ROWS="100")
         try:
-            wait_for(lambda: states([task_id])[task_id]["status"] == "running" and states([task_id])[task_id]["rows_done"] > 0,
-                     90, "the task to run", log)
+            wait_for(lambda task_id=task_id: running(task_id), 90, "the task to run", log)
             if how == "parent":
                 worker.send_signal(signal.SIGTERM)
             else:
@@ -76,14 +81,16 @@ def test_sigterm_stops_the_worker_within_its_bound_and_hands_the_running_task_ba
         finally:
             finish(worker)
         state = states([task_id])[task_id]
+        if how == "parent" and state["status"] == "succeeded":
+            continue  # it finished within MLSERVE_SHUTDOWN_SECONDS: the other good outcome
         assert state["status"] == "queued" and state["notice"].startswith("worker stopped"), (how, state)
 
     worker = start_worker(log, MLSERVE_BATCH_CHUNK_ROWS="10000")
     try:
-        final = wait_for(lambda: all_done([task_id]), DONE_BOUND, "the handed-back task done", log)
+        final = wait_for(lambda: all_done(ids), DONE_BOUND, "the handed-back tasks done", log)
     finally:
         finish(worker)
-    assert final[task_id]["status"] == "succeeded" and final[task_id]["rows_done"] == 60_000
+    assert all(t["status"] == "succeeded" and t["rows_done"] == 100_000 for t in final.values()), final
 
 
 def test_retry_puts_a_stuck_task_back_at_once(api, deploy, tmp_path):
