@@ -20,6 +20,7 @@ import orjson
 import pandas as pd
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -395,9 +396,17 @@ def _handed_back_on_sigterm(task: PredictionTask):
     except WorkerStopping:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the hand-back itself is not interrupted
         task_files.remove_results(task)  # before the task is anyone else's: the next worker writes them anew
-        fresh = PredictionTask.objects.filter(pk=task.pk).first()
-        if fresh is not None and fresh.status == PredictionTask.Status.RUNNING:
-            delivery.hand_back(fresh, "worker stopped")
+        # The signal may have cut a query short: that connection is unusable; the hand-back takes a new one.
+        try:
+            connection.close()
+        except Exception:
+            pass
+        try:
+            fresh = PredictionTask.objects.filter(pk=task.pk).first()
+            if fresh is not None and fresh.status == PredictionTask.Status.RUNNING:
+                delivery.hand_back(fresh, "worker stopped")
+        except Exception:  # its lease runs out instead, and recovery queues it again
+            log.warning("task %s: could not hand it back on SIGTERM", task.pk, exc_info=True)
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)
