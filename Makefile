@@ -13,12 +13,13 @@ TEST_DATA_DIR ?= $(CURDIR)/var/test
 SCALE_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/mlserve
 SCALE_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: install run test test-scale test-cluster services bench lint migrate clean help
+.PHONY: install run test test-scale test-faults test-cluster services bench lint migrate clean help
 
 help:
 	@echo "make run      set up everything and start mlserve on http://127.0.0.1:8000"
 	@echo "make test     set up everything and run the whole test suite"
 	@echo "make test-scale  the same suite on PostgreSQL + Redis (started here if they are stopped)"
+	@echo "make test-faults  kill, stop, lock and fill what mlserve runs on (real processes), on SQLite then PostgreSQL + Redis"
 	@echo "make test-cluster  two nodes (own data dir, gunicorn, qcluster, runners) sharing PostgreSQL, Redis and S3, behind nginx"
 	@echo "make bench    mlserve against MLflow and a bare-WSGI ceiling; writes docs/BENCHMARKS.md"
 	@echo "make install  only create/refresh the virtualenv in $(VENV)/ (runtime packages)"
@@ -65,6 +66,15 @@ test-scale: $(DEV_STAMP) services
 	@mkdir -p $(TEST_DATA_DIR)-scale
 	DATABASE_URL=$(SCALE_DATABASE_URL) REDIS_URL=$(SCALE_REDIS_URL) MLSERVE_DATA_DIR=$(TEST_DATA_DIR)-scale \
 	  $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The fault suite (tests/faults, marker `faults`, left out of `make test`): real processes killed
+# with -9, stopped with SIGTERM, a database locked for 15 s, a full disk, a Redis slot leak. On SQLite,
+# then on PostgreSQL + Redis (the modules that are about SQLite skip there, those about Redis skip on SQLite).
+test-faults: $(DEV_STAMP) services
+	@mkdir -p $(TEST_DATA_DIR)-faults $(TEST_DATA_DIR)-faults-scale
+	MLSERVE_DATA_DIR=$(TEST_DATA_DIR)-faults $(BIN)/python -m pytest tests/faults -m faults -n 0 $(PYTEST_ARGS)
+	DATABASE_URL=$(SCALE_DATABASE_URL) REDIS_URL=$(SCALE_REDIS_URL) MLSERVE_DATA_DIR=$(TEST_DATA_DIR)-faults-scale \
+	  $(BIN)/python -m pytest tests/faults/test_task_delivery.py tests/faults/test_redis_slots.py -m faults -k "not retry" -n 0 $(PYTEST_ARGS)
 
 # Two nodes on this machine sharing only PostgreSQL, Redis (db 14) and an S3 server (moto) that
 # the test starts, with nginx in front: tests/cluster/. Ports 18200-18299.

@@ -26,6 +26,7 @@ def isolated_data_dir(settings, tmp_path, worker_id):
     settings.MLSERVE_RUN_DIR = RUN_DIR
     settings.MLSERVE_DATA_DIR = tmp_path
     settings.MLSERVE_WARM_INTERVAL = 0  # no warm-up thread in the test process (real servers have theirs)
+    settings.MLSERVE_METRICS_FLUSH_SECONDS = 0  # nor a metrics flusher: tests flush when they read
     settings.MEDIA_ROOT = tmp_path / "media"
     # Users are made in almost every test: a deliberately slow password hash would dominate.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

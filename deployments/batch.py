@@ -7,20 +7,25 @@ Memory stays flat however large the file: one chunk of rows is in memory at a ti
 import gc
 import json
 import logging
+import os
 import re
+import signal
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import orjson
 import pandas as pd
 from django.conf import settings
+from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
-from deployments import metrics, runners, task_files
+from deployments import delivery, metrics, runners, task_files
 from deployments.models import Deployment, DeploymentScript, PredictionTask
+from mlserve import storage
 from mlserve.errors import ApplicationError, without_paths
 from models_registry import files, prediction, scripts
 from models_registry.inputs import ParsedInput, parse_json_body
@@ -269,18 +274,31 @@ def json_result_stream(task: PredictionTask, model_name: str, version_number: in
 
 
 def _claim(task_id) -> bool:
-    """Only one worker runs a task: the queued -> running switch happens once."""
+    """Only one worker runs a task: the queued -> running switch happens once. It takes the
+    lease (see deployments.delivery) that the heartbeat then renews."""
     now = timezone.now()
     return bool(
         PredictionTask.objects.filter(pk=task_id, status=PredictionTask.Status.QUEUED).update(
-            status=PredictionTask.Status.RUNNING, attempts=F("attempts") + 1, started=now, heartbeat=now, rows_done=0
+            status=PredictionTask.Status.RUNNING, attempts=F("attempts") + 1, started=now, heartbeat=now, rows_done=0,
+            lease_owner=delivery.worker_identity(), lease_expires=delivery.lease_deadline(),
         )
     )
 
 
-def _finish(task, status: str, error: str = "", rows: int = 0) -> None:
-    finished = PredictionTask.objects.filter(pk=task.id, status=PredictionTask.Status.RUNNING).update(
-        status=status, finished=timezone.now(), heartbeat=timezone.now(), error=error[:5000]
+def _still_ours(task_id, **changes) -> bool:
+    """Record progress and renew the lease; False once the task was cancelled or handed to another worker."""
+    return bool(
+        PredictionTask.objects.filter(pk=task_id, status=PredictionTask.Status.RUNNING, lease_owner=delivery.worker_identity())
+        .update(heartbeat=timezone.now(), lease_expires=delivery.lease_deadline(), **changes)
+    )
+
+
+def _finish(task, status: str, error: str = "", rows: int = 0) -> bool:
+    """The task's end, if it is still ours (not cancelled, not handed to another worker)."""
+    finished = PredictionTask.objects.filter(
+        pk=task.id, status=PredictionTask.Status.RUNNING, lease_owner=delivery.worker_identity()
+    ).update(
+        status=status, finished=timezone.now(), heartbeat=timezone.now(), error=error[:5000], lease_owner="", lease_expires=None
     )
     if finished:
         failed = status == PredictionTask.Status.FAILED
@@ -288,7 +306,11 @@ def _finish(task, status: str, error: str = "", rows: int = 0) -> None:
             task.deployment_id, source="task", status=400 if failed else 200, latency_ms=None, rows=rows,
             error_code="task_failed" if failed else None,
         )
-        metrics.flush()  # tasks are few: no reason to hold their counts back
+        try:
+            metrics.flush()  # tasks are few: no reason to hold their counts back
+        except Exception:  # kept for the next flush (a locked database)
+            log.warning("task %s: metrics flush failed; kept for the next one", task.id)
+    return bool(finished)
 
 
 class Heartbeat:
@@ -304,9 +326,10 @@ class Heartbeat:
 
         try:
             while not self.stopped.wait(self.interval):
-                PredictionTask.objects.filter(pk=self.task_id, status=PredictionTask.Status.RUNNING).update(
-                    heartbeat=timezone.now()
-                )
+                try:
+                    _still_ours(self.task_id)
+                except Exception:  # a locked database: the next beat tries again, the lease has room for it
+                    log.warning("task %s: heartbeat failed", self.task_id, exc_info=True)
         finally:
             connection.close()  # this thread's own connection
 
@@ -330,10 +353,7 @@ def _predict_chunks(task: PredictionTask, version, spec: RunnerSpec, writer: Res
         done += parsed.batch.n_rows
         # One write per chunk: progress, and a heartbeat. It matches no row once the
         # task was cancelled or handed to another worker: stop then.
-        still_ours = PredictionTask.objects.filter(pk=task.id, status=PredictionTask.Status.RUNNING).update(
-            rows_done=done, heartbeat=timezone.now()
-        )
-        if not still_ours:
+        if not _still_ours(task.id, rows_done=done):
             return None
     writer.close()
     if task.input_name == JSON_INPUT:
@@ -350,6 +370,43 @@ def _write_script_response(task: PredictionTask, version, spec: RunnerSpec, requ
     outputs = orjson.loads(b"".join(json_result_stream(task, version.model.name, version.number)))
     response = scripts.postprocess(spec, request_rows, outputs)
     task_files.script_response(task).write_bytes(orjson.dumps(response, option=orjson.OPT_SERIALIZE_NUMPY))
+
+
+class WorkerStopping(BaseException):
+    """SIGTERM reached the worker running a task (a stop, a deploy, systemd stopping the unit)."""
+
+
+@contextmanager
+def _handed_back_on_sigterm(task: PredictionTask):
+    """While a task runs in a worker's main thread, SIGTERM hands it back to the queue at once
+    (another worker starts it again) instead of leaving it to its lease, or killing it unrecorded."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise WorkerStopping()
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    except WorkerStopping:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the hand-back itself is not interrupted
+        task_files.remove_results(task)  # before the task is anyone else's: the next worker writes them anew
+        # The signal may have cut a query short: that connection is unusable; the hand-back takes a new one.
+        try:
+            connection.close()
+        except Exception:
+            pass
+        try:
+            fresh = PredictionTask.objects.filter(pk=task.pk).first()
+            if fresh is not None and fresh.status == PredictionTask.Status.RUNNING:
+                delivery.hand_back(fresh, "worker stopped")
+        except Exception:  # its lease runs out instead, and recovery queues it again
+            log.warning("task %s: could not hand it back on SIGTERM", task.pk, exc_info=True)
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 _frozen = False
@@ -383,27 +440,40 @@ def run(task_id) -> str:
     try:
         spec = task_spec(task)
         writer = ResultWriter(task, version.classes)
-        with Heartbeat(task.id, max(1.0, settings.MLSERVE_TASK_STALL_SECONDS / 4)):
+        with Heartbeat(task.id, max(0.5, settings.MLSERVE_TASK_LEASE_SECONDS / 3)), _handed_back_on_sigterm(task):
             done = _predict_chunks(task, version, spec, writer)
         if done is not None:
             task_files.publish_results(task)  # to the object store, if any, before anyone may download them
+    except WorkerStopping:
+        if writer is not None:
+            writer.close()
+        raise SystemExit(0) from None
     except ApplicationError as exc:
-        _finish(task, PredictionTask.Status.FAILED, exc.message)
-        task_files.remove_results(task)
+        message = exc.message
+        if not storage.is_remote() and not os.access(storage.local_path(version.artifact.name), os.R_OK):
+            message = f"The model file is missing from this server's artifact store, so the model could not load ({exc.message})"
+        if _finish(task, PredictionTask.Status.FAILED, message):
+            task_files.remove_results(task)
         return "failed"
     except Exception as exc:
         log.exception("task %s failed", task.id)
-        _finish(task, PredictionTask.Status.FAILED, f"Unexpected error: {type(exc).__name__}: {without_paths(str(exc))}")
-        task_files.remove_results(task)
+        if _finish(task, PredictionTask.Status.FAILED, f"Unexpected error: {type(exc).__name__}: {without_paths(str(exc))}"):
+            task_files.remove_results(task)
         return "failed"
     finally:
         if writer is not None:
             writer.close()
         task_files.discard_local(task)
     if done is None:
-        task_files.remove_results(task)
-        return "stopped (cancelled)"
-    PredictionTask.objects.filter(pk=task.id, status=PredictionTask.Status.RUNNING).update(rows_total=done)
-    _finish(task, PredictionTask.Status.SUCCEEDED, rows=done)
+        # Cancelled: its files go. Handed to another worker (our lease ran out): the files are theirs now.
+        if PredictionTask.objects.filter(pk=task.id, status=PredictionTask.Status.CANCELLED).exists():
+            task_files.remove_results(task)
+            return "stopped (cancelled)"
+        return "stopped (handed to another worker)"
+    PredictionTask.objects.filter(pk=task.id, status=PredictionTask.Status.RUNNING, lease_owner=delivery.worker_identity()).update(
+        rows_total=done
+    )
+    if not _finish(task, PredictionTask.Status.SUCCEEDED, rows=done):
+        return "stopped (cancelled or handed to another worker)"
     log.info("task %s: %d rows in %.2fs", task.id, done, time.perf_counter() - started)
     return "succeeded"

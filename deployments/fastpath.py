@@ -24,8 +24,7 @@ from rest_framework.exceptions import APIException, NotFound
 
 from deployments import selectors, serving
 from mlserve.api import error_body
-from mlserve.errors import ApplicationError
-from mlserve.outages import outage
+from mlserve.errors import ApplicationError, fault_error, retry_after
 from models_registry.inputs import loads_json
 
 log = logging.getLogger(__name__)
@@ -94,9 +93,15 @@ def _serve(door: str, name: str, version: str | None, environ) -> tuple[list, by
     check_token_rate(auth)
     deployment = selectors.deployment_for_serving(user, name)
     selectors.check_key_scope(auth, deployment)
-    body = _body(environ)
     if door == "rest":
-        return JSON_HEADERS, serving.predict_sync(deployment, data=loads_json(body) if body else None).to_json()
+        try:
+            body = _body(environ)
+            data = loads_json(body) if body else None
+        except ApplicationError as exc:
+            serving.record_refused(deployment, "rest", exc)
+            raise
+        return JSON_HEADERS, serving.predict_sync(deployment, data=data).to_json()
+    body = _body(environ)
     selectors.check_served_version(deployment, version)
     answer, json_size = serving.infer(deployment, body, environ.get("HTTP_INFERENCE_HEADER_CONTENT_LENGTH"))
     if json_size is None:
@@ -143,6 +148,14 @@ class FastPredict:
         return [data]
 
     @staticmethod
+    def _error_answer(door: str, error: ApplicationError) -> tuple[int, list, bytes]:
+        retry = retry_after(error)
+        headers = [*JSON_HEADERS, ("Retry-After", retry)] if retry else JSON_HEADERS
+        if door == "rest":
+            return error.status_code, headers, orjson.dumps(error.as_dict(), option=orjson.OPT_SERIALIZE_NUMPY)
+        return error.status_code, headers, _error(door, error.code, error.message)
+
+    @staticmethod
     def _answer(door: str, name: str, version: str | None, environ) -> tuple[int, list, bytes] | None:
         """(status, headers, body), or None when Django should take the request."""
         try:
@@ -151,12 +164,7 @@ class FastPredict:
         except _Unhandled:
             return None
         except ApplicationError as exc:
-            headers = JSON_HEADERS
-            if exc.status_code == 429:
-                retry = exc.details.get("retry_after_seconds", 1) if isinstance(exc.details, dict) else 1
-                headers = [*JSON_HEADERS, ("Retry-After", str(retry))]
-            body = orjson.dumps(exc.as_dict(), option=orjson.OPT_SERIALIZE_NUMPY) if door == "rest" else _error(door, exc.code, exc.message)
-            return exc.status_code, headers, body
+            return FastPredict._error_answer(door, exc)
         except Http404:
             return 404, JSON_HEADERS, _error(door, "not_found", str(NotFound.default_detail))
         except APIException as exc:  # authentication failures raised by the shared token functions
@@ -164,10 +172,9 @@ class FastPredict:
             headers = JSON_HEADERS + ([("WWW-Authenticate", "Token")] if exc.status_code == 401 else [])
             return exc.status_code, headers, _error(door, code, str(exc.detail))
         except Exception as exc:
-            unavailable = outage(exc)
-            if unavailable is not None:  # PostgreSQL, Redis or the store is down: 503, with which
-                log.warning("%s call for deployment %s: %s (%s)", door, name, unavailable.message, exc)
-                body = orjson.dumps(unavailable.as_dict()) if door == "rest" else _error(door, unavailable.code, unavailable.message)
-                return 503, [*JSON_HEADERS, ("Retry-After", "5")], body
+            error = fault_error(exc)
+            if error is not None:  # the database, the disk, Redis or the store: 503 naming it
+                log.warning("%s call for deployment %s: %s (%s)", door, name, error.message, exc)
+                return FastPredict._error_answer(door, error)
             log.exception("%s call failed for deployment %s", door, name)
             return 500, JSON_HEADERS, _error(door, "server_error", "The server failed to handle this request; the error has been logged.")

@@ -2,7 +2,11 @@
 process (429), and the request timeout (504).
 
 Concurrency slots live where all processes see them:
-- with REDIS_URL, a counter in the shared cache (every machine);
+- with REDIS_URL, a sorted set per deployment in Redis (every machine): one member per
+  call, scored with its deadline (the deployment's timeout from the call's start, on
+  Redis's clock). Expired members are purged before counting, in the same Lua script,
+  so a slot of a process that died mid-call (kill -9, OOM, a gunicorn timeout) is free
+  again within the deployment's timeout, however much traffic keeps coming;
 - without it (one machine, the embedded default), N lock files per deployment
   under the data dir, taken with flock: the kernel frees a slot the moment its
   process dies, so a crash never leaks one.
@@ -15,16 +19,35 @@ import random
 import signal
 import threading
 import time
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
+from django_redis import get_redis_connection
 
 from mlserve.errors import ApplicationError
 
-# A slot counter left by a process that died mid-request expires after this long.
-REDIS_SLOT_TTL_PAD = 30
+# A call's slot outlives its deadline by this much (a call is stopped at its timeout, give or
+# take a native call that must return first); the whole set expires when nobody calls.
+REDIS_SLOT_PAD_SECONDS = 1.0
+REDIS_KEY_TTL_PAD = 60
+
+# Atomically: drop expired members, count, take a slot if one is free. Redis's own clock, so
+# nodes whose clocks differ agree.
+_TAKE_SLOT = """
+local now = redis.call('TIME')
+local t = tonumber(now[1]) + tonumber(now[2]) / 1000000
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', t)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], t + tonumber(ARGV[2]), ARGV[3])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
+return 1
+"""
+_take_slot_script = None
 
 
 class TooManyRequests(ApplicationError):
@@ -45,19 +68,28 @@ def _busy(deployment) -> TooManyRequests:
     )
 
 
+def redis_slot_key(deployment) -> str:
+    return cache.make_key(f"concurrency-slots:{deployment.pk}")
+
+
 @contextmanager
 def _redis_slot(deployment):
-    key = f"concurrency:{deployment.pk}"
-    ttl = int(deployment.timeout_seconds) + REDIS_SLOT_TTL_PAD
-    cache.add(key, 0, ttl)
-    count = cache.incr(key)
-    cache.touch(key, ttl)
+    global _take_slot_script
+    connection = get_redis_connection("default")
+    if _take_slot_script is None:
+        _take_slot_script = connection.register_script(_TAKE_SLOT)
+    key = redis_slot_key(deployment)
+    member = uuid.uuid4().hex
+    lifetime = deployment.timeout_seconds + REDIS_SLOT_PAD_SECONDS
+    taken = _take_slot_script(
+        keys=[key], args=[deployment.max_concurrency, lifetime, member, int(lifetime) + REDIS_KEY_TTL_PAD], client=connection
+    )
+    if not taken:
+        raise _busy(deployment)
     try:
-        if count > deployment.max_concurrency:
-            raise _busy(deployment)
         yield
     finally:
-        cache.decr(key)
+        connection.zrem(key, member)
 
 
 _slot_dirs: dict[tuple, str] = {}

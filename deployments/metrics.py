@@ -12,7 +12,9 @@ Latencies are kept as a histogram with buckets 2^(1/4) apart (about 19 %), from
 """
 
 import atexit
+import logging
 import math
+import os
 import threading
 import time
 from collections import Counter
@@ -22,6 +24,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+
+log = logging.getLogger(__name__)
 
 BASE_MS = 0.05
 RATIO = 2**0.25
@@ -118,10 +122,18 @@ def _merged(stored: dict, new: Counter) -> dict:
 
 
 # ---- recording (per process) -------------------------------------------------------
+#
+# Nothing counted is thrown away on a failed flush (a locked or lost database): the sums go
+# back into _pending and the next flush writes them. So that a long outage cannot grow memory
+# without limit, at most MLSERVE_METRICS_MAX_PENDING buckets (deployment x minute) are held;
+# beyond, the oldest minutes are dropped and the calls they held are counted per deployment
+# (DeploymentTotals.dropped, on the monitoring page and API) once the database is back.
 
 _pending: dict[tuple[int, datetime], Aggregate] = {}
+_dropped: Counter = Counter()
 _lock = threading.Lock()
-_last_flush = time.monotonic()
+_flush_lock = threading.Lock()
+_flusher_pid: int | None = None
 
 
 def _minute(when: datetime) -> datetime:
@@ -138,40 +150,113 @@ def record(
     error_code: str | None = None,
     when: datetime | None = None,
 ) -> None:
-    """Count one call; no database write here (see flush)."""
+    """Count one call; no database write here (a background thread flushes, see start_flusher)."""
     when = when or timezone.now()
     key = (deployment_id, _minute(when))
     with _lock:
         aggregate = _pending.get(key)
         if aggregate is None:
             aggregate = _pending[key] = Aggregate()
+            _enforce_bound()
         aggregate.add(status=status, latency_ms=latency_ms, rows=rows, error_code=error_code, source=source, when=when)
-    if time.monotonic() - _last_flush >= settings.MLSERVE_METRICS_FLUSH_SECONDS:
-        flush()
+
+
+def _enforce_bound() -> None:
+    """Drop the oldest buckets beyond the bound, counting their calls (holding _lock)."""
+    excess = len(_pending) - settings.MLSERVE_METRICS_MAX_PENDING
+    if excess <= 0:
+        return
+    for key in sorted(_pending, key=lambda k: k[1])[:excess]:
+        _dropped[key[0]] += _pending.pop(key).requests
+
+
+def _give_back(pending: dict, dropped: Counter) -> None:
+    """A flush failed: its sums go back to be written next time, added to what came meanwhile."""
+    with _lock:
+        for key, aggregate in pending.items():
+            mine = _pending.get(key)
+            if mine is None:
+                _pending[key] = aggregate
+            else:
+                _combine(mine, aggregate)
+        _dropped.update(dropped)
+        _enforce_bound()
+
+
+def pending_calls() -> int:
+    """Calls counted in this process and not yet in the database (for tests and /healthz)."""
+    with _lock:
+        return sum(a.requests for a in _pending.values())
 
 
 def flush() -> int:
-    """Write this process's sums to the database; returns how many buckets were written."""
-    global _last_flush
-    with _lock:
-        pending = dict(_pending)
-        _pending.clear()
-        _last_flush = time.monotonic()
-    if not pending:
-        return 0
-    from deployments.models import Deployment
+    """Write this process's sums to the database, one transaction per deployment; returns how
+    many buckets were written. What cannot be written is kept for the next flush; the error is raised."""
+    with _flush_lock:  # the background thread and a reading request: one flush at a time
+        with _lock:
+            pending = dict(_pending)
+            dropped = Counter(_dropped)
+            _pending.clear()
+            _dropped.clear()
+        if not pending and not dropped:
+            return 0
+        from deployments.models import Deployment
 
-    existing = set(Deployment.objects.filter(pk__in={d for d, _ in pending}).values_list("pk", flat=True))
-    per_deployment: dict[int, Aggregate] = {}
-    for (deployment_id, start), aggregate in pending.items():
-        if deployment_id not in existing:
-            continue  # deleted meanwhile
-        _upsert_bucket(deployment_id, start, aggregate)
-        total = per_deployment.setdefault(deployment_id, Aggregate())
-        _combine(total, aggregate)
-    for deployment_id, aggregate in per_deployment.items():
-        _upsert_totals(deployment_id, aggregate)
-    return len(pending)
+        by_deployment: dict[int, dict] = {}
+        for (deployment_id, start), aggregate in pending.items():
+            by_deployment.setdefault(deployment_id, {})[start] = aggregate
+        for deployment_id in dropped:
+            by_deployment.setdefault(deployment_id, {})
+        written = 0
+        try:
+            existing = set(Deployment.objects.filter(pk__in=by_deployment).values_list("pk", flat=True))
+            for deployment_id in list(by_deployment):
+                if deployment_id in existing:  # else deleted meanwhile
+                    buckets = by_deployment[deployment_id]
+                    _write_deployment(deployment_id, buckets, dropped.get(deployment_id, 0))
+                    written += len(buckets)
+                del by_deployment[deployment_id]
+                dropped.pop(deployment_id, None)
+        except BaseException:
+            _give_back({(d, start): a for d, buckets in by_deployment.items() for start, a in buckets.items()}, dropped)
+            raise
+        return written
+
+
+def _write_deployment(deployment_id: int, buckets: dict[datetime, Aggregate], dropped: int) -> None:
+    """A deployment's minute buckets and its totals, all or nothing (a retried flush never counts twice)."""
+    total = Aggregate()
+    with transaction.atomic():
+        for start, aggregate in buckets.items():
+            _upsert_bucket(deployment_id, start, aggregate)
+            _combine(total, aggregate)
+        _upsert_totals(deployment_id, total, dropped)
+
+
+def start_flusher() -> threading.Thread | None:
+    """Once per process (again after a fork): flush every MLSERVE_METRICS_FLUSH_SECONDS from a
+    thread, so figures are that fresh whatever the number of processes, and no request writes."""
+    global _flusher_pid
+    interval = settings.MLSERVE_METRICS_FLUSH_SECONDS
+    with _lock:
+        if interval <= 0 or _flusher_pid == os.getpid():
+            return None
+        _flusher_pid = os.getpid()
+
+    def loop():
+        from django.db import connection
+
+        while True:
+            time.sleep(interval)
+            try:
+                flush()
+            except Exception as exc:  # kept for the next round; say so once per failure
+                log.warning("metrics flush failed (%s: %s); %d calls kept for the next one", type(exc).__name__, exc, pending_calls())
+                connection.close()
+
+    thread = threading.Thread(target=loop, name="mlserve-metrics-flush", daemon=True)
+    thread.start()
+    return thread
 
 
 def _combine(total: Aggregate, part: Aggregate) -> None:
@@ -212,12 +297,13 @@ def _upsert_bucket(deployment_id: int, start: datetime, aggregate: Aggregate) ->
         row.save()
 
 
-def _upsert_totals(deployment_id: int, aggregate: Aggregate) -> None:
+def _upsert_totals(deployment_id: int, aggregate: Aggregate, dropped: int = 0) -> None:
     from deployments.models import DeploymentTotals
 
     with transaction.atomic():
         row = _locked_row(DeploymentTotals, {"deployment_id": deployment_id})
         aggregate.apply_to(row)
+        row.dropped += dropped
         if aggregate.first is not None:
             row.first_call = aggregate.first if row.first_call is None else min(row.first_call, aggregate.first)
             row.last_call = aggregate.last if row.last_call is None else max(row.last_call, aggregate.last)
@@ -265,6 +351,8 @@ def summary(deployment) -> dict:
         "by_source": totals.by_source if totals else {},
         "latency_ms": latency_summary(totals),
         "first_call": totals.first_call if totals else None,
+        # Calls a process had to forget (its database was unreachable longer than it could hold them).
+        "dropped": totals.dropped if totals else 0,
         "last_call": totals.last_call if totals else None,
     }
 

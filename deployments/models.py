@@ -164,6 +164,13 @@ class PredictionTask(models.Model):
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)
     heartbeat = models.DateTimeField(null=True, blank=True, help_text="Last sign of life from the worker running it")
+    # The lease: who holds the task and until when. The holder renews it (its heartbeat); once it
+    # expires, recovery hands the task to another worker, whatever happened to the holder.
+    lease_owner = models.CharField(max_length=200, blank=True, help_text="host:pid of the worker holding it")
+    lease_expires = models.DateTimeField(null=True, blank=True, db_index=True)
+    # When a queue message for it was last sent: a queued task without one for a lease's length is sent again.
+    enqueued = models.DateTimeField(null=True, blank=True)
+    notice = models.CharField(max_length=300, blank=True, help_text="What happened to it on the way, e.g. 'worker lost, attempt 2'")
 
     class Meta:
         ordering = ["-created"]
@@ -231,6 +238,7 @@ class DeploymentTotals(models.Model):
     latency_histogram = models.JSONField(default=dict)
     first_call = models.DateTimeField(null=True)
     last_call = models.DateTimeField(null=True)
+    dropped = models.BigIntegerField(default=0, help_text="Calls a process could not keep while the database was unreachable")
 
     class Meta:
         # "totals" is already plural: without this the admin says "Deployment totalss".

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from deployments.models import Deployment, DeploymentScript
 from deployments.selectors import forget_deployment
+from mlserve.errors import ArtifactMissing
 from models_registry import artifact_cache
 from models_registry.prediction import version_info
 from models_registry.runners import client
@@ -52,6 +53,17 @@ def spec_for(deployment: Deployment, *, version=None, script: DeploymentScript |
         script=script.source if script else None,
         timeout=deployment.timeout_seconds,
         label=f"Deployment {deployment.name!r}",
+    )
+
+
+def missing_artifact(deployment: Deployment, spec: RunnerSpec) -> ArtifactMissing | None:
+    """The 503 to answer when this node's artifact store does not have the deployment's file."""
+    if os.access(spec.artifact, os.R_OK):
+        return None
+    return ArtifactMissing(
+        f"The model file of deployment {deployment.name!r} is missing from this server's artifact store; "
+        "the deployment itself is fine. Retry (another server may have it) or tell the operator.",
+        details={"retry_after_seconds": 30},
     )
 
 

@@ -16,12 +16,11 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User, hash_key
 from accounts.services import new_key
-from deployments import runners, task_files
+from deployments import delivery, runners, task_files
 from deployments.models import Deployment, DeploymentKey, DeploymentScript, PredictionTask
 from deployments.selectors import forget_deployment
-from mlserve.errors import ApplicationError, Conflict, NameTaken, TooLarge, Unavailable
+from mlserve.errors import ApplicationError, Conflict, NameTaken, TooLarge, Unavailable, fault_error
 from mlserve.limits import DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS, checked_text
-from mlserve.outages import outage
 from models_registry import scripts
 from models_registry.models import ModelVersion, RegisteredModel
 from models_registry.selectors import alias_get, version_get
@@ -243,23 +242,14 @@ def key_revoke(*, key: DeploymentKey) -> None:
 
 
 def enqueue(task_id) -> None:
-    """Hand a saved task to the queue. A queue that cannot be reached (Redis down) fails the
-    task with the reason, so no task waits forever as queued, and the caller gets the 503."""
-    from django_q.brokers import get_broker
-    from django_q.conf import Conf
-    from django_q.tasks import async_task
-
+    """Hand a saved task to the queue (deployments.delivery). A queue that cannot be reached
+    (Redis down) fails the task with the reason, so no task waits forever as queued, and the
+    caller gets the 503."""
     try:
-        # The queue is named at call time (get_broker's default is frozen at import).
-        async_task(
-            "deployments.tasks.run_prediction_task",
-            str(task_id),
-            task_name=f"predict-{task_id}",
-            broker=get_broker(list_key=Conf.PREFIX),
-        )
+        delivery.send(task_id)
     except Exception as exc:
-        unavailable = outage(exc)
-        if unavailable is None:
+        unavailable = fault_error(exc)
+        if unavailable is None or unavailable is exc:
             raise
         PredictionTask.objects.filter(pk=task_id, status=PredictionTask.Status.QUEUED).update(
             status=PredictionTask.Status.FAILED, finished=timezone.now(),
@@ -349,9 +339,35 @@ def task_cancel(*, task: PredictionTask) -> PredictionTask:
     return task
 
 
+def _is_stuck(task: PredictionTask) -> bool:
+    """Queued or running, but nobody holds it: its worker died (lease expired) or its message was lost."""
+    now = timezone.now()
+    if task.status == PredictionTask.Status.RUNNING:
+        return task.lease_expires is not None and task.lease_expires < now
+    if task.status == PredictionTask.Status.QUEUED:
+        return delivery.message_lost(task)
+    return False
+
+
 def task_retry(*, task: PredictionTask) -> PredictionTask:
+    """Run a failed or cancelled task again from the start; a stuck one (queued, or running
+    without a live worker) is queued again as it is."""
+    if task.status in (PredictionTask.Status.QUEUED, PredictionTask.Status.RUNNING):
+        if not _is_stuck(task):
+            raise Conflict(
+                f"Task {task.id} is {task.status} and in good hands (a live worker, or its message waiting in the queue); "
+                "cancel it first to start it again.",
+                code="task_not_retryable",
+            )
+        ensure_serving(task.deployment)
+        if task.status == PredictionTask.Status.RUNNING:
+            delivery.hand_back(task, "retried by the user", may_give_up=False)
+        else:
+            enqueue(task.id)
+        task.refresh_from_db()
+        return task
     if task.status not in (PredictionTask.Status.FAILED, PredictionTask.Status.CANCELLED):
-        raise Conflict(f"Only failed or cancelled tasks can be retried; this one is {task.status}.", code="task_not_retryable")
+        raise Conflict(f"Only failed, cancelled or stuck tasks can be retried; this one is {task.status}.", code="task_not_retryable")
     if not task_files.input_exists(task):
         raise Conflict("The task's input file is gone (expired), so it cannot be retried; submit it again.", code="input_gone")
     ensure_serving(task.deployment)
@@ -360,10 +376,13 @@ def task_retry(*, task: PredictionTask) -> PredictionTask:
             status=PredictionTask.Status.QUEUED,
             rows_done=0,
             error="",
+            notice="",
             attempts=0,
             started=None,
             finished=None,
             heartbeat=None,
+            lease_owner="",
+            lease_expires=None,
             result_expired=False,
             model_version=task.deployment.model_version,
         )
@@ -382,34 +401,10 @@ def task_delete(*, task: PredictionTask) -> None:
         transaction.on_commit(lambda: task_files.remove_all([task_id]))
 
 
-def tasks_recover_stalled(stall_seconds: int | None = None) -> dict:
-    """Tasks whose worker died (no heartbeat for a while) are queued again, or failed after too many tries."""
-    stall_seconds = stall_seconds or settings.MLSERVE_TASK_STALL_SECONDS
-    cutoff = timezone.now() - timedelta(seconds=stall_seconds)
-    stalled = PredictionTask.objects.filter(status=PredictionTask.Status.RUNNING, heartbeat__lt=cutoff)
-    requeued, failed = [], []
-    for task in stalled:
-        if task.attempts >= settings.MLSERVE_TASK_MAX_ATTEMPTS:
-            done = PredictionTask.objects.filter(pk=task.pk, status=PredictionTask.Status.RUNNING).update(
-                status=PredictionTask.Status.FAILED,
-                finished=timezone.now(),
-                error=(
-                    f"The worker running this task stopped {task.attempts} times (killed or restarted) "
-                    "without finishing it; the task was given up. Retry it, or split the input."
-                ),
-            )
-            if done:
-                failed.append(task.id)
-        else:
-            done = PredictionTask.objects.filter(pk=task.pk, status=PredictionTask.Status.RUNNING).update(
-                status=PredictionTask.Status.QUEUED, rows_done=0, heartbeat=None
-            )
-            if done:
-                requeued.append(task.id)
-                enqueue(task.id)
-    if requeued or failed:
-        log.warning("stalled tasks: %d requeued, %d failed", len(requeued), len(failed))
-    return {"requeued": requeued, "failed": failed}
+def tasks_recover() -> dict:
+    """Tasks whose worker died, running or taken ahead of time, are queued again (or failed
+    after too many tries); see deployments.delivery."""
+    return delivery.recover()
 
 
 def tasks_expire_results() -> int:

@@ -4,9 +4,11 @@ paused check, concurrency slot, time limit, and one metrics record per call."""
 import time
 from collections.abc import Callable
 
+from rest_framework.exceptions import APIException, ParseError
+
 from deployments import limits, metrics, oip, runners, services
 from deployments.models import Deployment
-from mlserve.errors import ApplicationError
+from mlserve.errors import ApplicationError, InvalidModel, fault_error
 from models_registry import prediction, scripts
 from models_registry.inputs import check_row_limit
 from models_registry.runners import client
@@ -30,15 +32,18 @@ def serve(deployment: Deployment, source: str, work: Callable[[], tuple[object, 
         with limits.concurrency_slot(deployment), limits.time_limit(deployment):
             answer, rows = work()
         return answer
-    except RunnerFailed as exc:
-        status, code = exc.status_code, exc.code
-        runners.mark_failed(deployment, exc)
-        raise
     except ApplicationError as exc:
+        missing = runners.missing_artifact(deployment, spec(deployment)) if _may_be_the_file(exc) else None
+        if missing is not None:  # this node lost the file: not the model's fault, not a failed deployment
+            status, code = missing.status_code, missing.code
+            raise missing from exc
         status, code = exc.status_code, exc.code
+        if isinstance(exc, RunnerFailed):
+            runners.mark_failed(deployment, exc)
         raise
-    except Exception:
-        status, code = 500, "server_error"
+    except Exception as exc:
+        fault = fault_error(exc)
+        status, code = (fault.status_code, fault.code) if fault else (500, "server_error")
         raise
     finally:
         metrics.record(
@@ -49,6 +54,24 @@ def serve(deployment: Deployment, source: str, work: Callable[[], tuple[object, 
             rows=rows,
             error_code=code,
         )
+
+
+def _may_be_the_file(exc: ApplicationError) -> bool:
+    """Errors a missing model file shows up as: the runner cannot load it."""
+    return isinstance(exc, (InvalidModel, RunnerFailed)) or exc.status_code >= 500
+
+
+def record_refused(deployment: Deployment, source: str, exc: BaseException) -> None:
+    """A call addressed to the deployment whose body could not even be read (malformed JSON, a
+    bad multipart) counts too: monitoring shows every call, not only those that reached serve()."""
+    error = fault_error(exc)
+    if error is None and isinstance(exc, APIException):  # DRF's parsers: ParseError, UnsupportedMediaType
+        status, code = exc.status_code, "malformed_request" if isinstance(exc, ParseError) else exc.default_code
+    elif error is not None:
+        status, code = error.status_code, error.code
+    else:
+        status, code = 500, "server_error"
+    metrics.record(deployment.pk, source=source, status=status, latency_ms=None, rows=0, error_code=code)
 
 
 def predict_sync(deployment: Deployment, *, data=None, upload=None, sampling=None) -> prediction.Result:

@@ -8,7 +8,7 @@ def run_prediction_task(task_id: str) -> str:
 
 
 def recover_stalled_tasks() -> dict:
-    result = services.tasks_recover_stalled()
+    result = services.tasks_recover()
     return {k: [str(i) for i in v] for k, v in result.items()}
 
 

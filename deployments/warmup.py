@@ -4,7 +4,8 @@ Each gunicorn worker starts a thread (mlserve/gunicorn.conf.py) that asks the ru
 supervisor, at boot and then every few seconds, for the runners of every running
 deployment: runners that crashed, or deployments started or switched in another
 process, are loaded before a request needs them, and runners in use are never
-stopped as idle. It also flushes this worker's metrics when it is idle."""
+stopped as idle. It also runs the task recovery (deployments.delivery) every
+MLSERVE_TASK_RECOVER_SECONDS; the metrics have a flusher thread of their own."""
 
 import gc
 import logging
@@ -14,7 +15,7 @@ import threading
 from django.conf import settings
 from django.db import close_old_connections, connection
 
-from deployments import metrics, runners
+from deployments import delivery, metrics, runners
 from deployments.models import Deployment
 from mlserve.errors import ApplicationError
 from models_registry.runners.client import RunnerFailed
@@ -43,7 +44,7 @@ def start_background_warmer(interval: float) -> threading.Thread:
             try:
                 close_old_connections()
                 warm_running_deployments()
-                metrics.flush()  # an idle worker's counts reach the database too
+                delivery.recover_every_interval()  # tasks of a killed worker go back to the queue
             except Exception:
                 log.exception("runner warm-up round failed")
             finally:
@@ -78,6 +79,7 @@ class ServingProcess:
                 return
             gc.collect()
             gc.freeze()
+            metrics.start_flusher()
             if settings.MLSERVE_WARM_INTERVAL > 0:
                 start_background_warmer(settings.MLSERVE_WARM_INTERVAL)
             self.pid = os.getpid()

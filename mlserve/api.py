@@ -9,8 +9,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from mlserve.errors import ApplicationError
-from mlserve.outages import outage
+from mlserve.errors import fault_error, retry_after
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +48,12 @@ def _validation_message(detail) -> str:
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, ApplicationError):
-        headers = None
-        if exc.status_code == 429:
-            retry = (exc.details or {}).get("retry_after_seconds", 1) if isinstance(exc.details, dict) else 1
-            headers = {"Retry-After": str(retry)}
-        return Response(exc.as_dict(), status=exc.status_code, headers=headers)
+    error = fault_error(exc)
+    if error is not None:
+        if error is not exc:
+            log.warning("%s: %s", error.code, exc)
+        retry = retry_after(error)
+        return Response(error.as_dict(), status=error.status_code, headers={"Retry-After": retry} if retry else None)
     if isinstance(exc, RequestDataTooBig):
         return Response(
             error_body("too_large", "The request body is larger than this server accepts; send a smaller body or a file."),
@@ -93,12 +92,14 @@ def handler404(request, exception=None):
 
 
 def handler500(request):
-    # Called while Django handles the exception: a shared service that is down is a 503 with its name.
-    unavailable = outage(sys.exc_info()[1])
-    if unavailable is not None:
+    # Called while Django handles the exception: a fault of the machine or of a shared service
+    # (raised where no middleware saw it) is a 503 with its reason.
+    unavailable = fault_error(sys.exc_info()[1])
+    if unavailable is not None and unavailable.status_code == 503:
+        headers = {"Retry-After": retry_after(unavailable)}
         if _is_api(request):
-            return JsonResponse(unavailable.as_dict(), status=503, headers={"Retry-After": "5"})
-        return HttpResponse(unavailable.message, status=503, content_type="text/plain; charset=utf-8", headers={"Retry-After": "5"})
+            return JsonResponse(unavailable.as_dict(), status=503, headers=headers)
+        return HttpResponse(unavailable.message, status=503, content_type="text/plain; charset=utf-8", headers=headers)
     if _is_api(request):
         return JsonResponse(
             error_body("server_error", "The server failed to handle this request; the error has been logged."),

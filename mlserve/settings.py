@@ -114,6 +114,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
+    "mlserve.middleware.FaultMiddleware",
 ]
 
 ROOT_URLCONF = "mlserve.urls"
@@ -362,7 +363,9 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Metrics: each process flushes its sums to the database this often; minute buckets are kept this long.
-MLSERVE_METRICS_FLUSH_SECONDS = envint("MLSERVE_METRICS_FLUSH_SECONDS", 10)
+MLSERVE_METRICS_FLUSH_SECONDS = float(envstr("MLSERVE_METRICS_FLUSH_SECONDS", "1") or 1)
+# Buckets (deployment x minute) a process holds while its flushes fail; beyond, the oldest are dropped and counted.
+MLSERVE_METRICS_MAX_PENDING = envint("MLSERVE_METRICS_MAX_PENDING", 10_000)
 MLSERVE_METRICS_RETENTION_DAYS = envint("MLSERVE_METRICS_RETENTION_DAYS", 30)
 # /metrics (Prometheus) lists every deployment and owner: it answers this bearer token or a staff
 # session, nobody else (not even loopback: a same-host proxy makes everyone loopback), unless
@@ -406,6 +409,13 @@ MLSERVE_TASK_CHUNK_TIMEOUT_SECONDS = envint("MLSERVE_TASK_CHUNK_TIMEOUT_SECONDS"
 # A running task whose worker shows no sign of life for this long is queued again.
 MLSERVE_TASK_STALL_SECONDS = envint("MLSERVE_TASK_STALL_SECONDS", 120)
 MLSERVE_TASK_MAX_ATTEMPTS = envint("MLSERVE_TASK_MAX_ATTEMPTS", 3)
+# A worker's hold on a task; renewed by its heartbeat (every third of it). A task whose lease ran out
+# (its worker was killed) is queued again by the next recovery round, every MLSERVE_TASK_RECOVER_SECONDS:
+# back in the queue within lease + round.
+MLSERVE_TASK_LEASE_SECONDS = envint("MLSERVE_TASK_LEASE_SECONDS", 20)
+MLSERVE_TASK_RECOVER_SECONDS = envint("MLSERVE_TASK_RECOVER_SECONDS", 10)
+# SIGTERM: a worker finishes its task or hands it back within this long, then exits.
+MLSERVE_SHUTDOWN_SECONDS = envint("MLSERVE_SHUTDOWN_SECONDS", 10)
 MLSERVE_RESULT_RETENTION_HOURS = envint("MLSERVE_RESULT_RETENTION_HOURS", 7 * 24)
 
 Q_CLUSTER = {
@@ -416,6 +426,10 @@ Q_CLUSTER = {
     # A task whose worker died is handed out again after this many seconds.
     "retry": envint("MLSERVE_TASK_TIMEOUT", 3600) + 60,
     "max_attempts": 3,
+    # Prefetch nothing a dead worker could take with it: one message at a time from the broker, at
+    # most one waiting in the cluster's memory (leases and recovery bring back anything lost anyway).
+    "queue_limit": 1,
+    "bulk": 1,
     "catch_up": False,
     "save_limit": 250,
     "label": "Background tasks",

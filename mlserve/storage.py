@@ -108,6 +108,11 @@ def iter_lines(name: str):
         stream.close()
 
 
+def check_reachable() -> None:
+    """Raises when the object store does not answer for its bucket (for /healthz)."""
+    default_storage.bucket.meta.client.head_bucket(Bucket=default_storage.bucket_name)
+
+
 def delete(names: list[str]) -> None:
     """Delete stored files; local storage also removes the folders they leave empty."""
     names = [n for n in names if n]

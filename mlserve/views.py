@@ -1,9 +1,9 @@
 import hmac
 
-from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from mlserve import health
 from mlserve.api import error_body
 
 
@@ -17,9 +17,16 @@ def home(request):
 
 
 def healthz(request):
-    """Liveness for load balancers: the process answers and the database is reachable."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
+    """Readiness for load balancers: 200 when this node can serve, else 503 naming the part that is down."""
+    healthy, parts = health.check()
+    response = JsonResponse({"status": "ok" if healthy else "unavailable", "checks": parts}, status=200 if healthy else 503)
+    if not healthy:
+        response["Retry-After"] = "5"
+    return response
+
+
+def livez(request):
+    """Liveness: the process answers (nothing else is checked, so a database outage restarts nothing)."""
     return JsonResponse({"status": "ok"})
 
 

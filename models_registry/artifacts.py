@@ -1,6 +1,7 @@
 """Artifact files: staging an upload (hashed, size-checked) and keeping or removing it."""
 
 import hashlib
+import logging
 import os
 import uuid
 from dataclasses import dataclass
@@ -9,9 +10,10 @@ from pathlib import Path
 from django.conf import settings
 
 from mlserve import storage
-from mlserve.errors import InvalidModel, TooLarge
+from mlserve.errors import ArtifactStoreUnwritable, InvalidModel, TooLarge
 from models_registry import artifact_cache
 
+log = logging.getLogger(__name__)
 CHUNK = 1024 * 1024
 
 
@@ -76,6 +78,83 @@ def keep(staged: StagedFile, relative_name: str) -> str:
     storage.put(staged.path, relative_name, keep_local=storage.is_remote())
     artifact_cache.adopt(staged.path, staged.sha256, relative_name)
     return relative_name
+
+
+@dataclass
+class SetAside:
+    """Files on their way out with their rows: local ones renamed beside themselves (moved),
+    object-store ones (remote) only named until the rows' transaction deletes them."""
+
+    moved: list[tuple[Path, Path]]
+    remote: list[str]
+
+
+def take_aside(relative_names: list[str]) -> SetAside:
+    """Rename each stored file to a hidden name beside it, before its row is deleted: a file that
+    cannot be removed (read-only or failing store) stops the delete while nothing is lost yet.
+    Raises ArtifactStoreUnwritable after putting back what it had moved. An object store has no
+    rename: its objects are deleted inside the rows' transaction (delete_remote)."""
+    names = [name for name in relative_names if name]
+    if storage.is_remote():
+        return SetAside(moved=[], remote=names)
+    moved: list[tuple[Path, Path]] = []
+    for name in names:
+        path = storage.local_path(name)
+        if not path.exists():
+            continue  # already gone: nothing to orphan
+        aside = path.with_name(f".deleting-{path.name}")
+        try:
+            os.rename(path, aside)
+        except OSError as exc:
+            put_back(SetAside(moved=moved, remote=[]))
+            raise ArtifactStoreUnwritable(
+                f"The model's file cannot be removed from the artifact store ({exc.strerror}); nothing was deleted. "
+                "Retry once the store is writable again.",
+            ) from None
+        moved.append((path, aside))
+    return SetAside(moved=moved, remote=[])
+
+
+def delete_remote(aside: SetAside) -> None:
+    """Called inside the transaction that deletes the rows: a store that refuses raises, and the
+    rows stay (ArtifactStoreUnwritable)."""
+    if not aside.remote:
+        return
+    try:
+        storage.delete(aside.remote)
+    except Exception as exc:
+        raise ArtifactStoreUnwritable(
+            f"The model's files cannot be removed from the object store ({type(exc).__name__}); nothing was deleted. "
+            "Retry once the store answers.",
+        ) from None
+
+
+def put_back(aside: SetAside) -> None:
+    for path, hidden in reversed(aside.moved):
+        try:
+            os.rename(hidden, path)
+        except OSError:
+            log.error("could not put %s back as %s", hidden, path)
+
+
+def discard(aside: SetAside) -> None:
+    """The rows are gone for good: the files set aside go too (with the folders they leave empty)."""
+    if not aside.moved:
+        return
+    for _path, hidden in aside.moved:
+        try:
+            hidden.unlink(missing_ok=True)
+        except OSError:
+            log.error("could not remove %s; remove it by hand", hidden)
+    root = storage.local_path("")
+    for path, _hidden in aside.moved:
+        parent = path.parent
+        while parent != root and root in parent.parents:
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+            parent = parent.parent
 
 
 def remove(relative_names: list[str]) -> None:

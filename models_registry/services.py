@@ -313,24 +313,40 @@ def model_rename(*, model: RegisteredModel, name: str) -> RegisteredModel:
     return model
 
 
+def _in_use(model: RegisteredModel, names) -> Conflict:
+    users = sorted(set(names))
+    return Conflict(
+        ngettext(
+            "Model %(model)r is in use by deployment %(names)s; delete it first.",
+            "Model %(model)r is in use by deployments %(names)s; delete those first.",
+            len(users),
+        ) % {"model": model.name, "names": ", ".join(users)},
+        code="model_in_use",
+    )
+
+
 def model_delete(*, model: RegisteredModel) -> None:
-    """Delete the model, its versions and their files (after the rows are gone for good)."""
+    """Delete the model, its versions and their files: rows and files both go or both stay.
+
+    Local files are set aside first (a store that cannot remove them stops the delete here,
+    503), put back if the rows cannot be deleted (a locked database), removed once they are;
+    an object store's are deleted inside the rows' transaction, which a refusal rolls back."""
+    in_use = list(model.versions.filter(deployments__isnull=False).values_list("deployments__name", flat=True))
+    if in_use:
+        raise _in_use(model, in_use)
     versions = list(model.versions.all())
-    names = [v.artifact.name for v in versions]
+    aside = artifacts.take_aside([v.artifact.name for v in versions])
     try:
         with transaction.atomic():
             model.delete()
-            transaction.on_commit(lambda: artifacts.remove(names))
-    except ProtectedError as exc:
-        users = sorted({str(obj) for obj in exc.protected_objects})
-        raise Conflict(
-            ngettext(
-                "Model %(model)r is in use by deployment %(names)s; delete it first.",
-                "Model %(model)r is in use by deployments %(names)s; delete those first.",
-                len(users),
-            ) % {"model": model.name, "names": ", ".join(users)},
-            code="model_in_use",
-        ) from None
+            artifacts.delete_remote(aside)
+    except ProtectedError as exc:  # deployed meanwhile
+        artifacts.put_back(aside)
+        raise _in_use(model, [str(obj) for obj in exc.protected_objects]) from None
+    except BaseException:
+        artifacts.put_back(aside)
+        raise
+    artifacts.discard(aside)
     client.stop(keys=[prediction.version_runner_key(v) for v in versions])
     artifact_cache.forget(versions)
 

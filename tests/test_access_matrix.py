@@ -139,6 +139,7 @@ API = [
     ("get", "/api/schema/", None, S(401, 200, 200, 200, 200)),
     ("get", "/api/docs/", None, S(LOGIN, 200, 200, 200, 200)),
     ("get", "/healthz", None, S(200, 200, 200, 200, 200)),
+    ("get", "/livez", None, S(200, 200, 200, 200, 200)),
     # API tokens and keys mean nothing there: the scrape token or a staff session (test_prometheus).
     ("get", "/metrics", None, S(401, 401, 401, 401, 401)),
 ]

@@ -8,28 +8,28 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from rest_framework.test import APIClient
 
 from accounts import services as account_services
-from mlserve.outages import outage
+from mlserve.errors import fault_error
 
 # Nothing listens here (the cluster test's range, never used for a server).
 DEAD_REDIS = "redis://127.0.0.1:18299/0"
 
 
 @pytest.mark.parametrize(
-    "error, service",
+    "error, service, code",
     [
-        (OperationalError("connection to server at 127.0.0.1 failed"), "database"),
-        (RedisConnectionError("Connection refused"), "redis"),
-        (EndpointConnectionError(endpoint_url="http://store:9000"), "object_store"),
+        (OperationalError("connection to server at 127.0.0.1 failed"), "database", "database_unavailable"),
+        (RedisConnectionError("Connection refused"), "redis", "service_unavailable"),
+        (EndpointConnectionError(endpoint_url="http://store:9000"), "object_store", "service_unavailable"),
     ],
 )
-def test_each_shared_service_down_is_a_503_naming_it(error, service):
-    unavailable = outage(error)
-    assert unavailable.status_code == 503 and unavailable.code == "service_unavailable"
+def test_each_shared_service_down_is_a_503_naming_it(error, service, code):
+    unavailable = fault_error(error)
+    assert unavailable.status_code == 503 and unavailable.code == code
     assert unavailable.details["service"] == service and "Retry" in unavailable.message
 
 
 def test_a_bug_is_not_an_outage():
-    assert outage(ValueError("a bug")) is None and outage(None) is None
+    assert fault_error(ValueError("a bug")) is None and fault_error(None) is None
 
 
 @pytest.fixture
@@ -77,14 +77,13 @@ def test_the_fast_path_answers_503_too_when_redis_is_down(owner, iris, redis_dow
 
 @pytest.mark.django_db(transaction=True)
 def test_a_task_that_cannot_be_queued_fails_with_the_reason_and_answers_503(api, iris, monkeypatch):
-    import django_q.tasks
-
+    from deployments import delivery
     from deployments.models import PredictionTask
 
     def queue_down(*args, **kwargs):
         raise RedisConnectionError("Connection refused")
 
-    monkeypatch.setattr(django_q.tasks, "async_task", queue_down)
+    monkeypatch.setattr(delivery, "async_task", queue_down)
     api.raise_request_exception = False
     response = api.post("/api/v1/deployments/iris/tasks", {"inputs": [{"sepal_length": 5.1, "sepal_width": 3.5,
                         "petal_length": 1.4, "petal_width": 0.2}]}, format="json")

@@ -125,7 +125,7 @@ class TaskSerializer(serializers.ModelSerializer):
     class Meta:
         model = PredictionTask
         fields = [
-            "task_id", "deployment", "key", "model", "version", "status", "progress", "input", "error", "attempts",
+            "task_id", "deployment", "key", "model", "version", "status", "progress", "input", "error", "notice", "attempts",
             "created", "started", "finished", "duration_seconds", "result_expired", "status_url", "result_url",
         ]
 

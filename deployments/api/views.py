@@ -151,7 +151,12 @@ class DeploymentPredictView(APIView):
     def post(self, request, name: str):
         """Synchronous prediction: every body format of the model test (JSON rows or a file)."""
         deployment = selectors.deployment_for_request(request, name)
-        return HttpResponse(serving.predict_sync(deployment, **prediction_input(request)).to_json(), content_type="application/json")
+        try:
+            given = prediction_input(request)
+        except Exception as exc:
+            serving.record_refused(deployment, "rest", exc)
+            raise
+        return HttpResponse(serving.predict_sync(deployment, **given).to_json(), content_type="application/json")
 
 
 class DeploymentTasksView(APIView):

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from deployments import batch, services, task_files
+from deployments import batch, delivery, services, task_files
 from deployments.models import PredictionTask
 from tests.model_files import IRIS_ROW, iris_frame
 
@@ -166,17 +166,48 @@ def test_a_paused_deployment_keeps_tasks_queued_until_it_starts(api, iris, inlin
     assert api.get(body["status_url"]).json()["status"] == "succeeded"
 
 
-def test_a_stalled_task_is_queued_again_then_given_up(api, iris, settings):
+def test_a_task_whose_lease_expired_is_queued_again_then_given_up(api, iris, settings, inline_queue):
     task = services.task_submit(deployment=iris_deployment(), data={"inputs": [IRIS_ROW]})
-    old = timezone.now() - timedelta(minutes=10)
-    PredictionTask.objects.filter(pk=task.pk).update(status="running", heartbeat=old, attempts=1)
-    result = services.tasks_recover_stalled(stall_seconds=60)
+    expired = timezone.now() - timedelta(seconds=1)
+    PredictionTask.objects.filter(pk=task.pk).update(status="running", lease_owner="gone:1", lease_expires=expired, attempts=1)
+    result = services.tasks_recover()
     assert result["requeued"] == [task.id]
-    assert PredictionTask.objects.get().status == "queued"
-    PredictionTask.objects.filter(pk=task.pk).update(status="running", heartbeat=old, attempts=settings.MLSERVE_TASK_MAX_ATTEMPTS)
-    assert services.tasks_recover_stalled(stall_seconds=60)["failed"] == [task.id]
+    task.refresh_from_db()
+    assert task.status == "succeeded" and task.notice == "worker lost, attempt 2"  # the inline queue ran it again
+    PredictionTask.objects.filter(pk=task.pk).update(
+        status="running", lease_expires=expired, attempts=settings.MLSERVE_TASK_MAX_ATTEMPTS
+    )
+    assert services.tasks_recover()["failed"] == [task.id]
     task.refresh_from_db()
     assert task.status == "failed" and "stopped 3 times" in task.error
+
+
+def test_a_running_task_without_a_lease_is_recovered_after_the_stall_time(api, iris, settings):
+    task = services.task_submit(deployment=iris_deployment(), data={"inputs": [IRIS_ROW]})
+    old = timezone.now() - timedelta(seconds=settings.MLSERVE_TASK_STALL_SECONDS + 10)
+    PredictionTask.objects.filter(pk=task.pk).update(status="running", heartbeat=old, attempts=1)
+    assert services.tasks_recover()["requeued"] == [task.id]
+
+
+def test_a_queued_task_whose_message_was_taken_by_a_dead_worker_is_sent_again(api, iris, settings):
+    task = services.task_submit(deployment=iris_deployment(), data={"inputs": [IRIS_ROW]})
+    delivery.broker().delete_queue()  # what a worker that prefetched it and died leaves behind: nothing waiting
+    PredictionTask.objects.filter(pk=task.pk).update(enqueued=timezone.now() - timedelta(seconds=settings.MLSERVE_TASK_LEASE_SECONDS + 1))
+    assert services.tasks_recover()["resent"] == [task.id]
+    assert services.tasks_recover()["resent"] == []  # its new message waits: nothing more is sent
+
+
+def test_a_running_task_with_a_live_lease_cannot_be_retried_but_a_lost_one_can(api, iris):
+    task = services.task_submit(deployment=iris_deployment(), data={"inputs": [IRIS_ROW]})
+    PredictionTask.objects.filter(pk=task.pk).update(
+        status="running", attempts=1, lease_owner="w:1", lease_expires=timezone.now() + timedelta(seconds=60)
+    )
+    response = api.post(f"/api/v1/tasks/{task.id}/retry")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "task_not_retryable"
+    PredictionTask.objects.filter(pk=task.pk).update(lease_expires=timezone.now() - timedelta(seconds=1))
+    response = api.post(f"/api/v1/tasks/{task.id}/retry")
+    assert response.status_code == 202, response.content
+    assert response.json()["status"] == "queued" and response.json()["notice"] == "retried by the user, attempt 2"
 
 
 def test_results_expire_after_the_retention_time(api, iris, submit, settings):
@@ -228,3 +259,12 @@ def test_text_cells_that_are_plain_numbers_stay_numbers():
     rows = list(csv.reader(io.StringIO(out.getvalue().decode())))
     assert [r[0] for r in rows[1:]] == ["-1.5", "+2", "-3e-4", "'-", "'=1+1"]
     assert [r[1] for r in rows[1:]] == ["-1.5", "2", "3", "4", "5"]
+
+
+def test_a_queued_task_is_retried_only_once_its_message_is_lost(api, iris, settings):
+    task = services.task_submit(deployment=iris_deployment(), data={"inputs": [IRIS_ROW]})
+    assert api.post(f"/api/v1/tasks/{task.id}/retry").status_code == 409  # its message waits in the queue
+    delivery.broker().delete_queue()
+    PredictionTask.objects.filter(pk=task.pk).update(enqueued=timezone.now() - timedelta(seconds=settings.MLSERVE_TASK_LEASE_SECONDS + 1))
+    assert api.post(f"/api/v1/tasks/{task.id}/retry").status_code == 202
+    assert delivery.broker().queue_size() == 1

@@ -163,3 +163,27 @@ def test_a_host_django_would_refuse_is_left_to_django(iris, token):
         body = b"".join(application(request.environ, lambda s, h, e=None: seen.update(status=s)))
     assert seen["status"].startswith("400")
     assert b"predictions" not in body
+
+
+def test_a_malformed_body_is_counted_on_the_fast_path_too(api, iris, token):
+    from deployments import metrics
+    from deployments.models import Deployment
+
+    response = call("post", "/api/v1/deployments/iris/predict", b"{not json", **auth(token))
+    assert response.status_code == 400 and response.json()["error"]["code"] == "malformed_request"
+    metrics.flush()
+    assert metrics.summary(Deployment.objects.get())["errors_by_kind"] == {"malformed_request": 1}
+
+
+def test_a_locked_database_on_the_fast_path_is_503_with_retry_after(api, iris, token, monkeypatch):
+    from django.db import OperationalError
+
+    from deployments import serving
+
+    def locked(*args, **kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(serving, "predict_sync", locked)
+    response = call("post", "/api/v1/deployments/iris/predict", {"inputs": IRIS_ROW}, **auth(token))
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    assert response.json()["error"]["code"] == "database_locked"

@@ -61,12 +61,28 @@ def test_slots_are_shared_with_other_processes_and_freed_when_they_die(api, depl
 def test_redis_slots_count_across_processes(api, deploy):
     deploy("iris_logreg.skops", "iris", max_concurrency=1)
     deployment = Deployment.objects.get(name="iris")
-    from django.core.cache import cache
+    from django_redis import get_redis_connection
 
-    key = f"concurrency:{deployment.pk}"
-    cache.set(key, 1, 30)  # another process holds the only slot
+    redis = get_redis_connection("default")
+    key = limits.redis_slot_key(deployment)
+    redis.zadd(key, {"another-process": time.time() + 30})  # another process holds the only slot
     assert predict(api).status_code == 429
-    cache.set(key, 0, 30)
+    redis.zrem(key, "another-process")
+    assert predict(api).status_code == 200
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (make test-scale)")
+def test_a_redis_slot_of_a_dead_process_is_free_again_after_the_timeout(api, deploy):
+    deploy("iris_logreg.skops", "iris", max_concurrency=1, timeout_seconds=1)
+    deployment = Deployment.objects.get(name="iris")
+    from django_redis import get_redis_connection
+
+    redis = get_redis_connection("default")
+    seconds, micros = redis.time()
+    # What a killed process leaves: its member, due one second from now; traffic does not renew it.
+    redis.zadd(limits.redis_slot_key(deployment), {"killed": seconds + micros / 1e6 + 1})
+    assert predict(api).status_code == 429
+    time.sleep(1.2)
     assert predict(api).status_code == 200
 
 

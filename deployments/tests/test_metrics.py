@@ -104,3 +104,47 @@ def test_someone_elses_metrics_are_404(stranger_api, client, stranger, iris):
     assert stranger_api.get("/api/v1/deployments/iris/metrics").status_code == 404
     client.force_login(stranger)
     assert client.get("/deployments/iris/monitoring/").status_code == 404
+
+
+def test_a_flush_that_fails_keeps_its_counts_for_the_next_one(api, iris, monkeypatch):
+    from django.db import OperationalError
+
+    deployment = Deployment.objects.get(name="iris")
+    for _ in range(5):
+        metrics.record(deployment.pk, source="rest", status=200, latency_ms=1.0)
+    real = metrics._write_deployment
+
+    def locked(*args, **kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(metrics, "_write_deployment", locked)
+    with pytest.raises(OperationalError):
+        metrics.flush()
+    assert metrics.pending_calls() == 5
+    metrics.record(deployment.pk, source="rest", status=200, latency_ms=1.0)
+    monkeypatch.setattr(metrics, "_write_deployment", real)
+    metrics.flush()
+    assert metrics.pending_calls() == 0
+    assert metrics.summary(deployment)["requests"] == 6
+
+
+def test_an_outage_longer_than_the_bound_drops_the_oldest_minutes_and_counts_them(api, iris, settings):
+    settings.MLSERVE_METRICS_MAX_PENDING = 3
+    deployment = Deployment.objects.get(name="iris")
+    now = timezone.now()
+    for minutes_ago in range(5, 0, -1):  # five minutes: the two oldest cannot be held
+        for _ in range(2):
+            metrics.record(deployment.pk, source="rest", status=200, latency_ms=1.0, when=now - timedelta(minutes=minutes_ago))
+    assert metrics.pending_calls() == 6
+    metrics.flush()
+    summary = metrics.summary(deployment)
+    assert summary["requests"] == 6 and summary["dropped"] == 4
+    response = api.get("/api/v1/deployments/iris/metrics")
+    assert response.json()["summary"]["dropped"] == 4
+
+
+def test_a_body_that_cannot_be_parsed_is_counted_as_malformed_request(api, iris):
+    response = api.post("/api/v1/deployments/iris/predict", data=b"{not json", content_type="application/json")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "malformed_request"
+    summary = api.get("/api/v1/deployments/iris/metrics").json()["summary"]
+    assert summary["requests"] == 1 and summary["errors_by_kind"] == {"malformed_request": 1}

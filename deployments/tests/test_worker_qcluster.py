@@ -23,11 +23,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def start_worker(data_dir: Path, log: Path, **env) -> subprocess.Popen:
-    """`python manage.py recover_tasks && python manage.py qcluster`, as the Procfile runs it."""
+    """`python manage.py worker` (qcluster with task recovery), as the Procfile runs it."""
     environment = child_env(MLSERVE_DATA_DIR=str(data_dir), MLSERVE_QUEUE_WORKERS="1", **env)
-    command = f"{sys.executable} manage.py recover_tasks && exec {sys.executable} manage.py qcluster"
     return subprocess.Popen(
-        ["sh", "-c", command], cwd=ROOT, env=environment, stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True
+        [sys.executable, "manage.py", "worker"], cwd=ROOT, env=environment, stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True
     )
 
 
@@ -129,7 +128,7 @@ def test_csv_and_zip_tasks_run_in_a_real_worker_with_moving_progress(api, deploy
 
 def test_a_killed_worker_does_not_lose_its_task(api, deploy, isolated_data_dir, worker_log):
     deploy("iris_logreg.skops", "iris")
-    worker = start_worker(isolated_data_dir, worker_log, MLSERVE_BATCH_CHUNK_ROWS="200")
+    worker = start_worker(isolated_data_dir, worker_log, MLSERVE_BATCH_CHUNK_ROWS="200", MLSERVE_TASK_LEASE_SECONDS="2")
     try:
         submitted = api.post("/api/v1/deployments/iris/tasks", {"file": iris_csv(150_000)}, format="multipart")
         task_id = submitted.json()["task_id"]
@@ -140,11 +139,9 @@ def test_a_killed_worker_does_not_lose_its_task(api, deploy, isolated_data_dir, 
     finally:
         stop(worker, signal.SIGKILL)
 
-    # The platform comes back: stale tasks are queued again before the new worker starts.
+    # The platform comes back: a task whose lease ran out is queued again as the new worker starts.
     time.sleep(2.5)
-    worker = start_worker(
-        isolated_data_dir, worker_log, MLSERVE_BATCH_CHUNK_ROWS="5000", MLSERVE_TASK_STALL_SECONDS="2"
-    )
+    worker = start_worker(isolated_data_dir, worker_log, MLSERVE_BATCH_CHUNK_ROWS="5000", MLSERVE_TASK_LEASE_SECONDS="2")
     try:
         state = wait_for(
             lambda: task_state(task_id)["status"] in ("succeeded", "failed") and task_state(task_id), 120, "the recovered task", worker_log
@@ -154,5 +151,6 @@ def test_a_killed_worker_does_not_lose_its_task(api, deploy, isolated_data_dir, 
     assert state["status"] == "succeeded", state
     assert state["attempts"] == 2
     assert state["rows_done"] == 150_000
-    assert "Stalled tasks: 1 queued again" in worker_log.read_text()
+    assert "Recovered tasks: 1 queued again" in worker_log.read_text()
+    assert PredictionTask.objects.get(pk=task_id).notice == "worker lost, attempt 2"
     assert settings.MLSERVE_TASK_MAX_ATTEMPTS >= 2

@@ -574,9 +574,17 @@ def main() -> None:
     sys.path.insert(0, config["code_root"])
     logging.basicConfig(level=config.get("log_level", "INFO"), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     supervisor = Supervisor(config)
+
+    def stop_while_starting(signum, frame):
+        # Loading the zygote takes seconds on a busy machine: a stop then must not wait for it.
+        # Exiting is enough: the sandboxes die with their parent (bwrap --die-with-parent).
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, stop_while_starting)
+    signal.signal(signal.SIGINT, stop_while_starting)
+    supervisor.start()
     signal.signal(signal.SIGTERM, lambda *_: setattr(supervisor, "stopping", True))
     signal.signal(signal.SIGINT, lambda *_: setattr(supervisor, "stopping", True))
-    supervisor.start()
     supervisor.serve_forever(args.persistent)
 
 
