@@ -2,13 +2,14 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from models_registry.schema import fields_from_json
 
 # Names appear in URLs (/api/v1/models/{name}), so they stay URL-safe.
 NAME_VALIDATOR = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
-    "Use 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit.",
+    _("Use 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit."),
 )
 
 

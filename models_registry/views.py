@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from mlserve import api_examples
 from mlserve.errors import ApplicationError, InvalidInput, NameTaken
@@ -47,7 +48,7 @@ def model_upload(request):
         except ApplicationError as exc:
             _upload_error(form, exc)
         else:
-            messages.success(request, f"Model {version.model.name!r} uploaded: {version.algorithm}.")
+            messages.success(request, _("Model '%(name)s' uploaded: %(algorithm)s.") % {"name": version.model.name, "algorithm": version.algorithm})
             return redirect(version.model)
     return render(request, "models_registry/upload.html", {"form": form, "can_upload_code": services.can_upload_code(request.user)})
 
@@ -59,7 +60,7 @@ def _model_and_version(request, name: str):
     try:
         return model, selectors.version_get(model, request.GET.get("version"))
     except ApplicationError as exc:
-        messages.error(request, f"{exc.message} Showing the latest version.")
+        messages.error(request, exc.message + " " + _("Showing the latest version."))
         return model, None
 
 
@@ -96,7 +97,7 @@ def model_edit(request, name: str):
         except ApplicationError as exc:
             form.add_error(None, exc.message)
         else:
-            messages.success(request, "Changes saved.")
+            messages.success(request, _("Changes saved."))
             return redirect(model)
     return render(request, "models_registry/edit.html", {"model": model, "version": version, "form": form})
 
@@ -111,7 +112,7 @@ def version_upload(request, name: str):
         except ApplicationError as exc:
             form.add_error("file", exc.message)
         else:
-            messages.success(request, f"Version {version.number} uploaded.")
+            messages.success(request, _("Version %(number)s uploaded.") % {"number": version.number})
             return redirect(model)
     return render(request, "models_registry/version_upload.html", {"model": model, "form": form})
 
@@ -125,7 +126,7 @@ def model_delete(request, name: str):
         except ApplicationError as exc:
             messages.error(request, exc.message)
             return redirect(model)
-        messages.success(request, f"Model {name!r} and its files were deleted.")
+        messages.success(request, _("Model '%(name)s' and its files were deleted.") % {"name": name})
         return redirect("models_registry:list")
     return render(request, "models_registry/delete.html", {"model": model})
 
@@ -238,7 +239,7 @@ def model_test(request, name: str):
         except ApplicationError as exc:
             form.add_error(None, exc.message)
         else:
-            messages.success(request, "Image preprocessing saved.")
+            messages.success(request, _("Image preprocessing saved."))
             return redirect(f"{reverse('models_registry:test', args=[model.name])}?version={version.number}#file")
     context.update(_tab_context(model, version, "test"), show_preprocessing=True)
     return render(request, "models_registry/test.html", context)
