@@ -59,7 +59,7 @@ def invites(request):
     new_link = None
     if request.method == "POST" and form.is_valid():
         try:
-            _, secret = services.invite_create(
+            _invite, secret = services.invite_create(
                 created_by=request.user, note=form.cleaned_data["note"], days=form.cleaned_data["days"]
             )
         except ApplicationError as exc:

@@ -1,5 +1,7 @@
 from django.contrib import admin
 from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from models_registry import services
 from models_registry.models import ModelVersion, RegisteredModel
@@ -24,7 +26,7 @@ class RegisteredModelAdmin(admin.ModelAdmin):
     inlines = [ModelVersionInline]
     actions = ["delete_with_files"]
 
-    @admin.display(description="versions")
+    @admin.display(description=_("versions"))
     def version_count(self, obj):
         return obj.versions.count()
 
@@ -34,11 +36,12 @@ class RegisteredModelAdmin(admin.ModelAdmin):
         actions.pop("delete_selected", None)
         return actions
 
-    @admin.action(description="Delete selected models and their files")
+    @admin.action(description=_("Delete selected models and their files"))
     def delete_with_files(self, request, queryset):
+        count = queryset.count()
         for model in queryset:
             services.model_delete(model=model)
-        self.message_user(request, f"Deleted {queryset.count()} model(s).")
+        self.message_user(request, ngettext("Deleted %(count)d model.", "Deleted %(count)d models.", count) % {"count": count})
 
     def delete_model(self, request, obj):
         services.model_delete(model=obj)
@@ -59,7 +62,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def owner(self, obj):
         return obj.model.owner
 
-    @admin.display(description="size", ordering="size")
+    @admin.display(description=_("size"), ordering="size")
     def human_size(self, obj):
         return filesizeformat(obj.size)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.utils.translation import gettext as _
 
 from mlserve.errors import InvalidModel, TooLarge
 
@@ -66,7 +67,7 @@ def stage_upload(upload) -> StagedFile:
         raise
     if size == 0:
         target.unlink(missing_ok=True)
-        raise InvalidModel("The file is empty (0 bytes): upload the saved model file itself.", code="empty_file")
+        raise InvalidModel(_("The file is empty (0 bytes): upload the saved model file itself."), code="empty_file")
     return StagedFile(path=target, sha256=digest.hexdigest(), size=size, filename=filename)
 
 

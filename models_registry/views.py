@@ -200,13 +200,16 @@ def test_page(request, *, version, predict, api_url: str) -> dict:
             try:
                 body = json.loads(context["json_text"])
             except json.JSONDecodeError as exc:
-                raise InvalidInput(f"The JSON is malformed: {exc.msg} (line {exc.lineno}, column {exc.colno}).") from None
+                raise InvalidInput(
+                    _("The JSON is malformed: %(error)s (line %(line)s, column %(column)s).")
+                    % {"error": exc.msg, "line": exc.lineno, "column": exc.colno}
+                ) from None
             context["curl"] = api_examples.curl_json(api_url, body)
             result = predict(data=body)
         else:
             upload = request.FILES.get("file")
             if upload is None:
-                raise InvalidInput("Choose a file to upload (CSV, TSV, JSON lines, text, an image, a video or a ZIP).")
+                raise InvalidInput(_("Choose a file to upload (CSV, TSV, JSON lines, text, an image, a video or a ZIP)."))
             context["curl"] = api_examples.curl_file(api_url, upload.name)
             sampling = Sampling.from_params(request.POST)
             result = predict(upload=upload, sampling=sampling) if sampling else predict(upload=upload)
@@ -250,7 +253,7 @@ def script_trial_request(text: str):
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidInput(f"The request is not valid JSON: {exc.msg} (line {exc.lineno}).") from None
+        raise InvalidInput(_("The request is not valid JSON: %(error)s (line %(line)s).") % {"error": exc.msg, "line": exc.lineno}) from None
 
 
 def script_editor_context(request, *, version, source: str) -> dict:
