@@ -23,13 +23,13 @@ class RequestSizeLimitMiddleware:
             length = 0
         limit = settings.MLSERVE_MAX_UPLOAD_SIZE
         if length > limit + ENVELOPE_BYTES:
-            # Refused before LocaleMiddleware has run: the message takes the caller's language here.
+            # Refused before LocaleMiddleware has run: the answer takes the caller's language here.
             with translation.override(translation.get_language_from_request(request)):
                 message = _("The request is %(size)s MB; the upload limit is %(limit)s MB (MLSERVE_MAX_UPLOAD_SIZE).") % {
                     "size": f"{length / 1e6:.1f}",
                     "limit": f"{limit / 1e6:.1f}",
                 }
-            if request.path.startswith(("/api/", "/v2/")):
-                return JsonResponse(error_body("too_large", message), status=413)
-            return render(request, "413.html", {"message": message}, status=413)
+                if request.path.startswith(("/api/", "/v2/")):
+                    return JsonResponse(error_body("too_large", message), status=413)
+                return render(request, "413.html", {"message": message}, status=413)
         return self.get_response(request)
