@@ -205,6 +205,7 @@ LANGUAGE_CODE = "en"
 # The language comes from the switcher's cookie, else the browser's Accept-Language, else English.
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["mlserve.formats"]  # Chinese numbers with thousands separators (mlserve/formats/zh_Hans)
 LANGUAGE_COOKIE_AGE = 365 * 24 * 3600  # the switcher's choice outlives the browser session
 LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = envstr("TIME_ZONE", "UTC")

@@ -128,6 +128,14 @@ def test_the_switcher_sets_the_language_and_it_sticks(owner_client, compiled_tra
     assert "Dashboard" in owner_client.get("/").content.decode()
 
 
+def test_numbers_take_thousands_separators_in_both_languages(compiled_translations):
+    from django.contrib.humanize.templatetags.humanize import intcomma
+
+    assert intcomma(1234567) == "1,234,567"
+    with translation.override("zh-hans"):
+        assert intcomma(1234567) == "1,234,567"  # mlserve/formats/zh_Hans: Django's own groups nothing
+
+
 def test_dates_follow_the_language(compiled_translations):
     from datetime import date
 
