@@ -44,7 +44,7 @@ $(DEV_STAMP): requirements.txt requirements-dev.txt
 # gettext's msgfmt, as Django's compilemessages runs it (--check-format: a placeholder lost in a translation fails here).
 %.mo: %.po
 	@command -v msgfmt >/dev/null 2>&1 || { echo "mlserve's pages speak English and Chinese: compiling the translations needs gettext's msgfmt (Debian/Ubuntu: apt-get install gettext)." >&2; exit 1; }
-	msgfmt --check-format -o $@ $<
+	@msgfmt --check-format -o $@ $<
 
 messages: $(MO_FILES)
 
