@@ -15,12 +15,13 @@ TEST_DATA_DIR ?= $(CURDIR)/var/test
 SCALE_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/mlserve
 SCALE_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: install messages run test test-scale services bench lint migrate clean help
+.PHONY: install messages run test test-scale test-cluster services bench lint migrate clean help
 
 help:
 	@echo "make run      set up everything and start mlserve on http://127.0.0.1:8000"
 	@echo "make test     set up everything and run the whole test suite"
 	@echo "make test-scale  the same suite on PostgreSQL + Redis (started here if they are stopped)"
+	@echo "make test-cluster  two nodes (own data dir, gunicorn, qcluster, runners) sharing PostgreSQL, Redis and S3, behind nginx"
 	@echo "make bench    mlserve against MLflow and a bare-WSGI ceiling; writes docs/BENCHMARKS.md"
 	@echo "make install  only create/refresh the virtualenv in $(VENV)/ (runtime packages)"
 	@echo "make lint     ruff"
@@ -73,6 +74,12 @@ test-scale: $(DEV_STAMP) messages services
 	@mkdir -p $(TEST_DATA_DIR)-scale
 	DATABASE_URL=$(SCALE_DATABASE_URL) REDIS_URL=$(SCALE_REDIS_URL) MLSERVE_DATA_DIR=$(TEST_DATA_DIR)-scale \
 	  $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Two nodes on this machine sharing only PostgreSQL, Redis (db 14) and an S3 server (moto) that
+# the test starts, with nginx in front: tests/cluster/. Ports 18200-18299.
+test-cluster: $(DEV_STAMP) messages services
+	@mkdir -p $(TEST_DATA_DIR)-cluster
+	MLSERVE_DATA_DIR=$(TEST_DATA_DIR)-cluster $(BIN)/python -m pytest tests/cluster -m cluster -n 0 -v $(PYTEST_ARGS)
 
 bench: $(DEV_STAMP) messages
 	$(BIN)/python bench/run.py $(BENCH_ARGS)

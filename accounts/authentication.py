@@ -2,7 +2,7 @@
 
 Lookups are cached per process for MLSERVE_AUTH_CACHE_SECONDS: a revoked token
 stops working at once in every process of this machine (mlserve/ttl_cache.py), and
-within that many seconds on other machines."""
+with REDIS_URL on every other node too (within CHANGES_REDIS_CHECK_SECONDS)."""
 
 from django.conf import settings
 from django.db import transaction

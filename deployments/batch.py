@@ -44,7 +44,7 @@ def _chunks(task: PredictionTask, version, chunk_rows: int, json_body=None) -> I
         parsed = parse_json_body(body, fields, config)
         yield from _split(parsed, chunk_rows)
         return
-    yield from files.iter_file(task_files.input_path(task), task.input_name, fields, config, chunk_rows, _sampling(task))
+    yield from files.iter_file(task_files.fetch_input(task), task.input_name, fields, config, chunk_rows, _sampling(task))
 
 
 def _sampling(task: PredictionTask) -> Sampling:
@@ -71,7 +71,7 @@ def task_spec(task: PredictionTask) -> RunnerSpec:
 def _json_request(task: PredictionTask, spec: RunnerSpec):
     """A JSON task's body for the input layer, through the script's preprocess; and the rows
     preprocess returned (None without a script), which postprocess receives as on a sync call."""
-    request = json.loads(task_files.input_path(task).read_bytes())
+    request = json.loads(task_files.fetch_input(task).read_bytes())
     if spec.script is None:
         return request, None
     return scripts.preprocess(spec, request)
@@ -126,7 +126,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 
-def _defused(text):
+def defused_cell(text):
     if isinstance(text, str) and text.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(text):
         return "'" + text
     return text
@@ -134,7 +134,7 @@ def _defused(text):
 
 def _neutralise_formulas(table: pd.DataFrame) -> pd.DataFrame:
     """The table with every text cell (and column name) a spreadsheet would run made inert."""
-    table = table.rename(columns=lambda name: _defused(name) if isinstance(name, str) else name)
+    table = table.rename(columns=lambda name: defused_cell(name) if isinstance(name, str) else name)
     for name in table.columns:
         column = table[name]
         if column.dtype.kind not in "OSU" and not isinstance(column.dtype, pd.StringDtype):
@@ -145,7 +145,7 @@ def _neutralise_formulas(table: pd.DataFrame) -> pd.DataFrame:
             continue
         if risky.any():
             column = column.copy()
-            column[risky] = column[risky].map(_defused)
+            column[risky] = column[risky].map(defused_cell)
             table[name] = column
     return table
 
@@ -169,6 +169,7 @@ def _write_csv(table: pd.DataFrame, out, header: bool) -> None:
 
 class ResultWriter:
     def __init__(self, task: PredictionTask, classes: list | None):
+        task_files.task_dir(task.id).mkdir(parents=True, exist_ok=True)  # a node that only fetched nothing yet
         self.jsonl = open(task_files.result_jsonl(task), "wb")
         self.csv_file = open(task_files.result_csv(task), "wb")
         self.labels = [str(c) for c in classes] if classes else []
@@ -208,12 +209,8 @@ class ResultWriter:
 
 
 def _chunk_lines(task: PredictionTask):
-    path = task_files.result_jsonl(task)
-    if not path.exists():
-        return
-    with open(path, "rb") as f:
-        for line in f:
-            yield orjson.loads(line)
+    for line in task_files.result_lines(task):
+        yield orjson.loads(line)
 
 
 def _probability_rows(chunk: dict, labels: list[str]) -> list[dict]:
@@ -391,6 +388,8 @@ def run(task_id) -> str:
         writer = ResultWriter(task, version.classes)
         with Heartbeat(task.id, max(1.0, settings.MLSERVE_TASK_STALL_SECONDS / 4)):
             done = _predict_chunks(task, version, spec, writer)
+        if done is not None:
+            task_files.publish_results(task)  # to the object store, if any, before anyone may download them
     except ApplicationError as exc:
         _finish(task, PredictionTask.Status.FAILED, exc.message)
         task_files.remove_results(task)
@@ -403,6 +402,7 @@ def run(task_id) -> str:
     finally:
         if writer is not None:
             writer.close()
+        task_files.discard_local(task)
     if done is None:
         task_files.remove_results(task)
         return "stopped (cancelled)"

@@ -30,7 +30,10 @@ def _frame(y_max: float, unit: str, labels: list[str], title: str) -> list[str]:
     plot_w = WIDTH - PAD_LEFT - PAD_RIGHT
     for i in sorted({0, n // 2, n - 1}):
         x = PAD_LEFT + plot_w * (i + 0.5) / max(n, 1)
-        parts.append(f'<text x="{x:.1f}" y="{HEIGHT - 6}" class="axis" text-anchor="middle">{escape(labels[i])}</text>')
+        # The last label ends at the right edge (centred, half of it fell outside the SVG).
+        anchor = "end" if i == n - 1 and n > 1 else "middle"
+        x = WIDTH - PAD_RIGHT if anchor == "end" else x
+        parts.append(f'<text x="{x:.1f}" y="{HEIGHT - 6}" class="axis" text-anchor="{anchor}">{escape(labels[i])}</text>')
     return parts
 
 

@@ -28,6 +28,7 @@ from rest_framework.exceptions import APIException, NotFound
 from deployments import selectors, serving
 from mlserve.api import error_body
 from mlserve.errors import ApplicationError
+from mlserve.outages import outage
 from models_registry.inputs import loads_json
 
 log = logging.getLogger(__name__)
@@ -181,6 +182,11 @@ class FastPredict:
             code = "authentication_failed" if exc.status_code == 401 else "permission_denied"
             headers = JSON_HEADERS + ([("WWW-Authenticate", "Token")] if exc.status_code == 401 else [])
             return exc.status_code, headers, _error(door, code, str(exc.detail))
-        except Exception:
+        except Exception as exc:
+            unavailable = outage(exc)
+            if unavailable is not None:  # PostgreSQL, Redis or the store is down: 503, with which
+                log.warning("%s call for deployment %s: %s (%s)", door, name, unavailable.message, exc)
+                body = orjson.dumps(unavailable.as_dict()) if door == "rest" else _error(door, unavailable.code, unavailable.message)
+                return 503, [*JSON_HEADERS, ("Retry-After", "5")], body
             log.exception("%s call failed for deployment %s", door, name)
             return 500, JSON_HEADERS, _error(door, "server_error", gettext("The server failed to handle this request; the error has been logged."))

@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
 from mlserve.forms import BootstrapMixin
@@ -60,11 +61,15 @@ class DeploymentCreateForm(LimitsForm):
     name = forms.CharField(max_length=100, validators=[NAME_VALIDATOR], label=_("Name"), help_text=NAME_VALIDATOR.message)
     model = forms.ChoiceField(label=_("Model"), help_text=_("Which of your models to serve"))
     version = forms.IntegerField(min_value=1, required=False, label=_("Version"), help_text=_("Empty: the latest version"))
+    alias = forms.CharField(
+        label=_("Follow alias"), max_length=50, required=False,
+        help_text=_("Optional: an alias of the model (e.g. champion). The deployment serves its version and moves when it moves."),
+    )
     description = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=DESCRIPTION_MAX_CHARS, label=_("Description")
     )
 
-    field_order = ["name", "model", "version", "description"]
+    field_order = ["name", "model", "version", "alias", "description"]
 
     def __init__(self, *args, models=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -76,7 +81,8 @@ class VersionSwitchForm(BootstrapMixin, forms.Form):
 
     def __init__(self, *args, versions=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["version"].choices = [(v.number, f"v{v.number} · {v.algorithm[:60]}") for v in versions]
+        # Cut at a word, with an ellipsis (CSS adds one too when the select is narrower still).
+        self.fields["version"].choices = [(v.number, f"v{v.number} · {Truncator(v.algorithm).chars(60)}") for v in versions]
 
 
 class KeyCreateForm(BootstrapMixin, forms.Form):

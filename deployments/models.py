@@ -6,7 +6,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from models_registry.models import NAME_VALIDATOR, ModelVersion
+from models_registry.models import NAME_VALIDATOR, ModelAlias, ModelVersion
 
 
 class Deployment(models.Model):
@@ -23,6 +23,11 @@ class Deployment(models.Model):
     description = models.TextField(blank=True)
     model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="deployments")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    # Following an alias: when the alias moves, the deployment switches to its version.
+    alias = models.ForeignKey(
+        ModelAlias, null=True, blank=True, on_delete=models.PROTECT, related_name="deployments",
+        help_text="The model alias this deployment follows (empty: it stays on its version)",
+    )
 
     # Limits (see docs/operations.md for what each one means).
     timeout_seconds = models.FloatField(
@@ -226,3 +231,8 @@ class DeploymentTotals(models.Model):
     latency_histogram = models.JSONField(default=dict)
     first_call = models.DateTimeField(null=True)
     last_call = models.DateTimeField(null=True)
+
+    class Meta:
+        # "totals" is already plural: without this the admin says "Deployment totalss".
+        verbose_name = _("deployment totals")
+        verbose_name_plural = _("deployment totals")

@@ -78,6 +78,8 @@ def _bytes_elements(raw: bytes) -> list[str]:
             raise InvalidInput(_("A BYTES tensor's binary data is truncated."))
         (length,) = struct.unpack_from("<I", raw, offset)
         offset += 4
+        if offset + length > len(raw):
+            raise InvalidInput(_("A BYTES tensor's binary data is truncated."))
         items.append(raw[offset : offset + length].decode("utf-8", errors="replace"))
         offset += length
     return items
@@ -116,12 +118,28 @@ def parse_request(body: bytes, header_length: str | None) -> tuple[dict, dict[st
             shape = [int(d) for d in item["shape"]]
         except (TypeError, ValueError):
             raise InvalidInput(_("Input '%(name)s': shape must be a list of integers.") % {"name": name}) from None
-        size = (item.get("parameters") or {}).get("binary_data_size")
+        parameters = item.get("parameters") or {}
+        if not isinstance(parameters, dict):
+            raise InvalidInput(_("Input '%(name)s': parameters must be an object.") % {"name": name})
+        size = parameters.get("binary_data_size")
         if size is not None:
-            raw = binary[offset : offset + int(size)]
-            offset += int(size)
-            if len(raw) != int(size):
+            try:
+                size = int(size)
+            except (TypeError, ValueError):
+                raise InvalidInput(_("Input '%(name)s': binary_data_size must be a number of bytes.") % {"name": name}) from None
+            raw = binary[offset : offset + size]
+            offset += size
+            if len(raw) != size:
                 raise InvalidInput(_("Input '%(name)s': the binary data is shorter than binary_data_size.") % {"name": name})
+            itemsize = np.dtype(DATATYPES[datatype]).itemsize
+            if datatype != "BYTES" and size % itemsize:
+                raise InvalidInput(
+                    _(
+                        "Input '%(name)s': the data does not fit shape %(shape)s and datatype %(datatype)s "
+                        "(%(size)s bytes is not a whole number of %(itemsize)s-byte elements)."
+                    )
+                    % {"name": name, "shape": shape, "datatype": datatype, "size": size, "itemsize": itemsize}
+                )
             data = _bytes_elements(raw) if datatype == "BYTES" else np.frombuffer(raw, dtype=DATATYPES[datatype])
         elif "data" in item:
             data = item["data"]
@@ -152,8 +170,16 @@ def to_columns(arrays: dict[str, np.ndarray], fields: list[Field]) -> tuple[dict
         columns = {}
         for name, array in arrays.items():
             field = by_name[name]
-            rows = array.shape[0] if array.ndim else 1
-            columns[name] = list(array) if field.is_tensor else array.reshape(rows, -1)[:, 0]
+            if field.is_tensor:
+                columns[name] = list(array)
+                continue
+            if array.ndim > 2 or (array.ndim == 2 and array.shape[1] != 1):
+                raise InvalidInput(
+                    _("Input '%(name)s' has shape %(shape)s; the field %(field)s takes one value per row: shape [N] or [N, 1].")
+                    % {"name": name, "shape": list(array.shape), "field": name},
+                    details={"input": name, "shape": list(array.shape)},
+                )
+            columns[name] = array.reshape(-1)
         counts = {len(c) for c in columns.values()}
         if len(counts) != 1:
             raise InvalidInput(_("Inputs have different numbers of rows: %(counts)s.") % {"counts": sorted(counts)})

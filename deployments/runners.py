@@ -10,11 +10,11 @@ import hashlib
 import os
 from pathlib import Path
 
-from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from deployments.models import Deployment, DeploymentScript
 from deployments.selectors import forget_deployment
+from models_registry import artifact_cache
 from models_registry.prediction import version_info
 from models_registry.runners import client
 from models_registry.runners.client import RunnerFailed, RunnerSpec
@@ -41,7 +41,7 @@ def spec_for(deployment: Deployment, *, version=None, script: DeploymentScript |
     )
     return RunnerSpec(
         key=key,
-        artifact=Path(default_storage.path(version.artifact.name)),
+        artifact=artifact_cache.local_artifact(version),
         format=version.format,
         extension=Path(version.artifact.name).suffix,
         info=version_info(version).to_dict(),

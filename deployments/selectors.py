@@ -14,11 +14,23 @@ from mlserve.errors import NotAllowed, NotFound
 from mlserve.ttl_cache import TtlCache, announce_change
 
 
-def deployment_list_for_user(user: User, search: str = "") -> QuerySet[Deployment]:
-    deployments = Deployment.objects.filter(owner=user).select_related("model_version__model").order_by("-created")
+def deployment_list_for_user(user: User, search: str = "", *, model: str = "") -> QuerySet[Deployment]:
+    """The user's deployments; `model` (a model's name) keeps those serving one of its versions."""
+    deployments = Deployment.objects.filter(owner=user).select_related("model_version__model", "alias").order_by("-created")
     if search:
         deployments = deployments.filter(name__icontains=search.strip())
+    if model:
+        deployments = deployments.filter(model_version__model__name=model, model_version__model__owner=user)
     return deployments
+
+
+def deployments_of_model(*, owner: User, model) -> QuerySet[Deployment]:
+    """Where a model is deployed: its page lists them, and deleting it is refused while any exist."""
+    return (
+        Deployment.objects.filter(owner=owner, model_version__model=model)
+        .select_related("model_version", "alias")
+        .order_by("name")
+    )
 
 
 def deployment_get_for_user(user: User, name: str) -> Deployment:
@@ -32,8 +44,8 @@ def deployment_for_serving(user: User, name: str) -> Deployment:
     """deployment_get_for_user for the serving path, cached per process for MLSERVE_DEPLOYMENT_CACHE_SECONDS.
 
     Each request reads the deployment once, so a version switch or a pause made in
-    another process reaches this one before its next request (on other machines:
-    within that time), never mid-request."""
+    another process reaches this one before its next request (on other nodes: within
+    that time, or at once through Redis, see mlserve/ttl_cache.py), never mid-request."""
     key = (user.pk, name)
     deployment = _serving.get(key)
     if deployment is None:
@@ -43,7 +55,7 @@ def deployment_for_serving(user: User, name: str) -> Deployment:
 
 
 def forget_deployment(deployment: Deployment) -> None:
-    """Changes take effect at once in every process of this machine, once committed."""
+    """Changes take effect at once in every process of this machine (and every node with Redis), once committed."""
     _serving.pop((deployment.owner_id, deployment.name))
     transaction.on_commit(announce_change)
 

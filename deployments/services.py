@@ -21,9 +21,10 @@ from deployments.models import Deployment, DeploymentKey, DeploymentScript, Pred
 from deployments.selectors import forget_deployment
 from mlserve.errors import ApplicationError, Conflict, NameTaken, TooLarge, Unavailable
 from mlserve.limits import DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS, checked_text
+from mlserve.outages import outage
 from models_registry import scripts
 from models_registry.models import ModelVersion, RegisteredModel
-from models_registry.selectors import version_get
+from models_registry.selectors import alias_get, version_get
 from models_registry.services import check_script, check_script_permission, script_trial, validate_model_name
 
 log = logging.getLogger(__name__)
@@ -68,14 +69,30 @@ def check_memory_budget(deployment: Deployment, version: ModelVersion) -> None:
 
 
 def deployment_create(
-    *, owner: User, name: str, model: RegisteredModel, version_number: int | None = None, description: str = "", **limits
+    *,
+    owner: User,
+    name: str,
+    model: RegisteredModel,
+    version_number: int | None = None,
+    description: str = "",
+    follow_alias: str = "",
+    **limits,
 ) -> Deployment:
+    """Deploy a version (the latest by default), or the version an alias points to: a deployment
+    that follows an alias moves with it."""
     name = validate_model_name(name)
     description = checked_text(description, field="description", limit=DESCRIPTION_MAX_CHARS)
     if Deployment.objects.filter(owner=owner, name=name).exists():
         raise NameTaken(_("You already have a deployment named '%(name)s'; choose another name.") % {"name": name})
-    version = version_get(model, version_number)
-    deployment = Deployment(owner=owner, name=name, description=description, model_version=version)
+    alias = alias_get(owner=owner, model=model, name=follow_alias) if follow_alias else None
+    if alias is not None and version_number is not None and version_number != alias.version.number:
+        raise ApplicationError(
+            _("Alias %(alias)r points to version %(alias_version)d, not %(version)d: give one or the other.")
+            % {"alias": alias.name, "alias_version": alias.version.number, "version": version_number},
+            code="invalid_request",
+        )
+    version = alias.version if alias is not None else version_get(model, version_number)
+    deployment = Deployment(owner=owner, name=name, description=description, model_version=version, alias=alias)
     for key, value in limits.items():
         if key not in LIMIT_FIELDS:
             raise ApplicationError(_("Unknown setting '%(key)s'.") % {"key": key}, code="invalid_request")
@@ -95,13 +112,22 @@ def deployment_create(
 
 
 def deployment_update(
-    *, deployment: Deployment, version_number: int | None = None, description: str | None = None, **limits
+    *,
+    deployment: Deployment,
+    version_number: int | None = None,
+    description: str | None = None,
+    follow_alias: str | None = None,
+    **limits,
 ) -> Deployment:
     """Change limits, or switch to another version of the same model.
 
     The switch is atomic: the new version is loaded before the row changes, and
     every request reads the row once, so each one is served entirely by the old
-    or entirely by the new version."""
+    or entirely by the new version.
+
+    follow_alias="champion" switches to the alias's version and follows it from then on;
+    "" stops following (the deployment stays where it is). A version number pins the
+    deployment to that version, so it stops following its alias too."""
     changed = []
     for key, value in limits.items():
         if key not in LIMIT_FIELDS:
@@ -112,14 +138,27 @@ def deployment_update(
     if description is not None:
         deployment.description = checked_text(description, field="description", limit=DESCRIPTION_MAX_CHARS)
         changed.append("description")
-    if version_number is not None:
-        version = version_get(deployment.model_version.model, version_number)
-        if version.pk != deployment.model_version_id:
-            deployment.model_version = version
-            changed.append("model_version")
+    model = deployment.model_version.model
+    if follow_alias:
+        alias = alias_get(owner=deployment.owner, model=model, name=follow_alias)
+        if deployment.alias_id != alias.pk:
+            deployment.alias = alias
+            changed.append("alias")
+        version = alias.version
+    elif version_number is not None:
+        version = version_get(model, version_number)
+    else:
+        version = None
+    if version is not None and version.pk != deployment.model_version_id:
+        deployment.model_version = version
+        changed.append("model_version")
+    if deployment.alias_id is not None and (follow_alias == "" or (version_number is not None and not follow_alias)):
+        deployment.alias = None
+        changed.append("alias")
     _clean(deployment, [*LIMIT_FIELDS, "description"])
     check_memory_budget(deployment, deployment.model_version)
-    if changed and deployment.status == Deployment.Status.RUNNING:
+    # Following or leaving an alias alone changes nothing the runners see.
+    if set(changed) - {"alias"} and deployment.status == Deployment.Status.RUNNING:
         # The new runners load before the row changes; requests go on to the old ones until then.
         runners.start(deployment)
     if changed:
@@ -210,17 +249,29 @@ def key_revoke(*, key: DeploymentKey) -> None:
 
 
 def enqueue(task_id) -> None:
+    """Hand a saved task to the queue. A queue that cannot be reached (Redis down) fails the
+    task with the reason, so no task waits forever as queued, and the caller gets the 503."""
     from django_q.brokers import get_broker
     from django_q.conf import Conf
     from django_q.tasks import async_task
 
-    # The queue is named at call time (get_broker's default is frozen at import).
-    async_task(
-        "deployments.tasks.run_prediction_task",
-        str(task_id),
-        task_name=f"predict-{task_id}",
-        broker=get_broker(list_key=Conf.PREFIX),
-    )
+    try:
+        # The queue is named at call time (get_broker's default is frozen at import).
+        async_task(
+            "deployments.tasks.run_prediction_task",
+            str(task_id),
+            task_name=f"predict-{task_id}",
+            broker=get_broker(list_key=Conf.PREFIX),
+        )
+    except Exception as exc:
+        unavailable = outage(exc)
+        if unavailable is None:
+            raise
+        PredictionTask.objects.filter(pk=task_id, status=PredictionTask.Status.QUEUED).update(
+            status=PredictionTask.Status.FAILED, finished=timezone.now(),
+            error=_("The task could not be queued: the queue (Redis) cannot be reached. Retry it once it is back."),
+        )
+        raise unavailable from exc
 
 
 def _store_input(task: PredictionTask, *, data=None, upload=None, limit: int) -> int:
@@ -283,11 +334,12 @@ def task_submit(
     try:
         task.input_size = _store_input(task, data=data, upload=upload, limit=limit)
         task.rows_total = batch.check_input(task)  # validated now: a bad file is a 400, not a failed task
+        task_files.publish_input(task)  # only a valid input reaches the object store
         with transaction.atomic():
             task.save()
             transaction.on_commit(lambda: enqueue(task.id))
     except BaseException:
-        shutil.rmtree(task_files.task_dir(task.id), ignore_errors=True)
+        task_files.remove_all([task.id])
         raise
     return task
 
@@ -311,7 +363,7 @@ def task_retry(*, task: PredictionTask) -> PredictionTask:
         raise Conflict(
             _("Only failed or cancelled tasks can be retried; this one is %(status)s.") % {"status": task.status}, code="task_not_retryable"
         )
-    if not task_files.input_path(task).exists():
+    if not task_files.input_exists(task):
         raise Conflict(_("The task's input file is gone (expired), so it cannot be retried; submit it again."), code="input_gone")
     ensure_serving(task.deployment)
     with transaction.atomic():

@@ -19,7 +19,7 @@ from deployments.forms import BatchUploadForm, DeploymentCreateForm, KeyCreateFo
 from deployments.models import Deployment, PredictionTask
 from mlserve.errors import ApplicationError, NameTaken
 from mlserve.templatetags.tables import sorted_queryset
-from models_registry.selectors import model_get_for_user, model_list_for_user
+from models_registry.selectors import alias_list, model_get_for_user, model_list_for_user
 from models_registry.video import Sampling
 from models_registry.views import script_editor_context, script_trial_request, test_page
 
@@ -52,11 +52,13 @@ def deployment_create(request):
                 model=model_get_for_user(request.user, data["model"]),
                 version_number=data.get("version"),
                 description=data["description"],
+                follow_alias=data.get("alias", ""),
                 **form.limits(),
             )
         except ApplicationError as exc:
             field = "name" if isinstance(exc, NameTaken) or exc.code == "invalid_name" else None
             field = "version" if exc.code == "not_found" else field
+            field = "alias" if exc.code == "alias_not_found" else field
             form.add_error(field, exc.message)
         else:
             messages.success(request, _("Deployment '%(name)s' is running.") % {"name": deployment.name})
@@ -76,6 +78,7 @@ def deployment_detail(request, name: str):
                 versions=deployment.model_version.model.versions.order_by("-number"),
             ),
             "key_form": KeyCreateForm(),
+            "model_aliases": alias_list(owner=request.user, model=deployment.model_version.model),
             "keys": deployment.keys.all(),
             "new_key": request.session.pop("new_deployment_key", None),
             "recent_tasks": deployment.tasks.select_related("deployment", "model_version__model")[:5],
@@ -123,6 +126,13 @@ def deployment_settings(request, name: str):
 @require_POST
 def deployment_switch_version(request, name: str):
     deployment = selectors.deployment_get_for_user(request.user, name)
+    if "alias" in request.POST:
+        alias = request.POST["alias"].strip()
+        success = (
+            _("Now following alias %(alias)s.") % {"alias": alias} if alias
+            else _("No longer following an alias: it stays on this version.")
+        )
+        return _do(request, name, lambda d: services.deployment_update(deployment=d, follow_alias=alias), success)
     form = VersionSwitchForm(request.POST, versions=deployment.model_version.model.versions.all())
     if not form.is_valid():
         messages.error(request, _("Choose one of the model's versions."))
@@ -198,6 +208,8 @@ def deployment_test(request, name: str):
                 else _("Task queued: unknown rows.")
             ))
             return redirect(task)
+    if context["mode"] == "batch":
+        context["mode"] = "form"  # a failed batch file leaves the single-request panel as it was, on its form
     context.update(_deployment_context(request, deployment, "test"))
     context["batch_form"] = batch_form
     return render(request, "deployments/test.html", context)
@@ -326,7 +338,7 @@ def _preview(rows: list[dict]) -> list[dict]:
 def task_detail(request, task_id):
     task = selectors.task_get_for_user(request.user, task_id)
     preview = batch.read_result_rows(task, limit=20) if task.status == PredictionTask.Status.SUCCEEDED and not task.result_expired else []
-    scripted = bool(preview) and task_files.script_response(task).exists()
+    scripted = bool(preview) and task_files.result_exists(task, task_files.SCRIPT_RESPONSE)
     return render(request, "deployments/task_detail.html", {"task": task, "preview": _preview(preview), "scripted": scripted})
 
 

@@ -1,9 +1,10 @@
 """What every API view shares: one error shape, JSON 404/500 for /api/ paths."""
 
 import logging
+import sys
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from rest_framework import exceptions, status
@@ -11,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from mlserve.errors import ApplicationError
+from mlserve.outages import outage
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,12 @@ def handler404(request, exception=None):
 
 
 def handler500(request):
+    # Called while Django handles the exception: a shared service that is down is a 503 with its name.
+    unavailable = outage(sys.exc_info()[1])
+    if unavailable is not None:
+        if _is_api(request):
+            return JsonResponse(unavailable.as_dict(), status=503, headers={"Retry-After": "5"})
+        return HttpResponse(unavailable.message, status=503, content_type="text/plain; charset=utf-8", headers={"Retry-After": "5"})
     if _is_api(request):
         return JsonResponse(
             error_body("server_error", _("The server failed to handle this request; the error has been logged.")),

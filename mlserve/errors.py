@@ -83,6 +83,12 @@ class Unavailable(ApplicationError):
     code = "unavailable"
 
 
+class ServiceUnavailable(Unavailable):
+    """PostgreSQL, Redis or the object store does not answer (mlserve.outages)."""
+
+    code = "service_unavailable"
+
+
 class ModelCrashed(ApplicationError):
     """The model's runner process died while answering (a crash in the engine or the model)."""
 

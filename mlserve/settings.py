@@ -8,6 +8,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -164,6 +165,8 @@ if REDIS_URL:
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": envstr("MLSERVE_CACHE_PREFIX", "mlserve"),
+            # A Redis that does not answer fails a request in seconds, never hangs it.
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 5},
         }
     }
 else:
@@ -191,7 +194,8 @@ if MLSERVE_REGISTRATION not in ("open", "invite", "closed"):
     raise ImproperlyConfigured(f"MLSERVE_REGISTRATION must be open, invite or closed, got {MLSERVE_REGISTRATION!r}")
 MLSERVE_INVITE_DAYS = envint("MLSERVE_INVITE_DAYS", 7)
 LOGIN_URL = "accounts:login"
-LOGIN_REDIRECT_URL = "models_registry:list"
+# After logging in: the Dashboard, the one page that says how everything is doing.
+LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -216,8 +220,36 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_ROOT = MLSERVE_DATA_DIR / "media"
+
+
+def storage_backend(url: str) -> dict:
+    """STORAGES["default"] for MLSERVE_STORAGE_URL: the data dir, or s3://bucket/prefix through
+    django-storages (boto3 reads the credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY,
+    AWS_PROFILE, AWS_SHARED_CREDENTIALS_FILE, or the machine's role)."""
+    if not url:
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    parts = urlsplit(url)
+    if parts.scheme != "s3" or not parts.netloc:
+        raise ImproperlyConfigured(f"MLSERVE_STORAGE_URL must be s3://bucket/prefix (or empty for the data dir), got {url!r}")
+    # Our names are content hashes and task ids: overwritten never renamed, never public.
+    options = {"bucket_name": parts.netloc, "location": parts.path.strip("/"), "file_overwrite": True, "default_acl": None}
+    endpoint = envstr("AWS_ENDPOINT_URL_S3") or envstr("AWS_ENDPOINT_URL")
+    if endpoint:  # MinIO, Ceph RGW, GCS in S3 mode...
+        options["endpoint_url"] = endpoint
+    region = envstr("AWS_REGION") or envstr("AWS_DEFAULT_REGION")
+    if region:
+        options["region_name"] = region
+    if envstr("AWS_S3_ADDRESSING_STYLE"):
+        options["addressing_style"] = envstr("AWS_S3_ADDRESSING_STYLE")
+    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
+
+
+# Model artifacts, task inputs and results: the data dir, or an S3-compatible store shared by every node.
+MLSERVE_STORAGE_URL = envstr("MLSERVE_STORAGE_URL").strip()
+# With a store, each node keeps the artifacts its runners load in a local cache of this size.
+MLSERVE_ARTIFACT_CACHE_MB = envint("MLSERVE_ARTIFACT_CACHE_MB", 10240)
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": storage_backend(MLSERVE_STORAGE_URL),
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -270,7 +302,8 @@ MLSERVE_VIDEO_DEFAULT_FPS = envint("MLSERVE_VIDEO_DEFAULT_FPS", 1)
 MLSERVE_FAST_PREDICT = envbool("MLSERVE_FAST_PREDICT", True)
 
 # Token and deployment lookups are cached per process this long (a revoked token or a
-# paused deployment takes effect at once where it was changed, within this long elsewhere).
+# paused deployment takes effect at once on this machine, on every node with REDIS_URL, and
+# within this long elsewhere: see mlserve/ttl_cache.py).
 MLSERVE_AUTH_CACHE_SECONDS = envint("MLSERVE_AUTH_CACHE_SECONDS", 10)
 MLSERVE_DEPLOYMENT_CACHE_SECONDS = envint("MLSERVE_DEPLOYMENT_CACHE_SECONDS", 1)
 

@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from models_registry import services
-from models_registry.models import ModelVersion, RegisteredModel
+from models_registry.models import ModelAlias, ModelTag, ModelVersion, RegisteredModel, VersionTag
 
 
 class ModelVersionInline(admin.TabularInline):
@@ -38,9 +38,10 @@ class RegisteredModelAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Delete selected models and their files"))
     def delete_with_files(self, request, queryset):
-        count = queryset.count()
-        for model in queryset:
+        models = list(queryset)  # counted before: the queryset is empty once they are gone
+        for model in models:
             services.model_delete(model=model)
+        count = len(models)
         self.message_user(request, ngettext("Deleted %(count)d model.", "Deleted %(count)d models.", count) % {"count": count})
 
     def delete_model(self, request, obj):
@@ -68,3 +69,34 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # versions come from uploads, which validate the artifact
+
+
+@admin.register(ModelTag)
+class ModelTagAdmin(admin.ModelAdmin):
+    list_display = ("model", "key", "value")
+    search_fields = ("model__name", "key", "value")
+    list_select_related = ("model",)
+
+
+@admin.register(VersionTag)
+class VersionTagAdmin(admin.ModelAdmin):
+    list_display = ("version", "key", "value")
+    search_fields = ("version__model__name", "key", "value")
+    list_select_related = ("version", "version__model")
+
+
+@admin.register(ModelAlias)
+class ModelAliasAdmin(admin.ModelAdmin):
+    """Read only: moving an alias also switches the deployments that follow it, which the
+    model's page and the API do (models_registry.aliases)."""
+
+    list_display = ("__str__", "version", "updated")
+    search_fields = ("model__name", "name")
+    list_select_related = ("model", "version", "version__model")
+    readonly_fields = ("model", "name", "version", "updated")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

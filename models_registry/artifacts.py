@@ -2,16 +2,16 @@
 
 import hashlib
 import os
-import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.utils.translation import gettext as _
 
+from mlserve import storage
 from mlserve.errors import InvalidModel, TooLarge
+from models_registry import artifact_cache
 
 CHUNK = 1024 * 1024
 
@@ -72,25 +72,13 @@ def stage_upload(upload) -> StagedFile:
 
 
 def keep(staged: StagedFile, relative_name: str) -> str:
-    """Move the staged file to its final place in storage; returns the stored name."""
-    final = Path(default_storage.path(relative_name))
-    final.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(str(staged.path), final)
+    """Move the validated file to its final place in storage; returns the stored name. With an
+    object store it is uploaded and the staged file becomes this node's cached copy."""
+    storage.put(staged.path, relative_name, keep_local=storage.is_remote())
+    artifact_cache.adopt(staged.path, staged.sha256, relative_name)
     return relative_name
 
 
 def remove(relative_names: list[str]) -> None:
-    """Delete stored files and the folders they leave empty."""
-    root = Path(default_storage.path(""))
-    for name in relative_names:
-        if not name:
-            continue
-        path = Path(default_storage.path(name))
-        path.unlink(missing_ok=True)
-        parent = path.parent
-        while parent != root and root in parent.parents:
-            try:
-                parent.rmdir()
-            except OSError:
-                break
-            parent = parent.parent
+    """Delete stored files (and, locally, the folders they leave empty)."""
+    storage.delete(relative_names)

@@ -97,10 +97,10 @@ def _column_mapping(header: list[str], fields: list[Field], name: str) -> tuple[
     """File column -> field name, matching exactly, then ignoring case and spaces."""
     by_name = {f.name: f.name for f in fields}
     loose = {f.name.strip().lower(): f.name for f in fields}
-    mapping = {}
+    mapping = {c: by_name[c] for c in header if c in by_name}  # an exact header wins over a loose one
     for column in header:
-        target = by_name.get(column) or loose.get(str(column).strip().lower())
-        if target and target not in mapping.values():
+        target = loose.get(str(column).strip().lower())
+        if column not in mapping and target and target not in mapping.values():
             mapping[column] = target
     ignored = [c for c in header if c not in mapping]
     return mapping, ignored
@@ -370,7 +370,9 @@ def count_rows(path, name: str, sampling: video.Sampling | None = None, fields: 
         if kind == "text" and fields is not None and takes_one_text(fields):
             return sum(1 for line in f if line.strip())
         if kind in ("csv", "text"):
-            return max(0, _count_lines(f) - (1 if kind == "csv" else 0))
+            # Text is read as a table (header first) unless the model takes one text.
+            header = 1 if kind == "csv" or fields is not None else 0
+            return max(0, _count_lines(f) - header)
         if kind == "jsonl":
             return sum(1 for line in f if line.strip())
         if kind == "zip":

@@ -127,8 +127,7 @@ class PredictionForm(BootstrapMixin, forms.Form):
                 continue
             value = self.data.get(field.name, "")
             if value == "":
-                if field.required:
-                    record[field.name] = None
+                # Left out, not sent as null: the input layer then names every missing field at once.
                 continue
             if field.is_tensor or field.type in ("float", "double", "integer"):
                 try:
@@ -187,3 +186,27 @@ class PreprocessingForm(BootstrapMixin, forms.Form):
             "mean": data["mean"],
             "std": data["std"],
         }
+
+
+class RenameForm(BootstrapMixin, forms.Form):
+    name = forms.CharField(
+        label=_("New name"), max_length=100, validators=[NAME_VALIDATOR], help_text=_("Deployments keep serving it; its URLs change.")
+    )
+
+
+class TagsForm(BootstrapMixin, forms.Form):
+    tags = forms.CharField(
+        label=_("Tags"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        required=False,
+        help_text=_("One per line: a key, or key: value (e.g. team: fraud). What you save replaces the tags."),
+    )
+
+
+class AliasForm(BootstrapMixin, forms.Form):
+    alias = forms.CharField(label=_("Alias"), max_length=50, help_text=_("e.g. champion or challenger"))
+    version = forms.TypedChoiceField(label=_("Version"), coerce=int)
+
+    def __init__(self, *args, versions=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["version"].choices = [(v.number, f"v{v.number}") for v in versions]

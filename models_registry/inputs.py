@@ -428,6 +428,17 @@ def loads_json(data: bytes | str):
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as exc:
+        if "infinity" in str(exc):
+            # Every door refuses it here, before any input is known: no number of a JSON body may
+            # be larger than a float64 can hold (FP64's limits), whatever the field's type.
+            raise InvalidInput(
+                _(
+                    "The request body could not be parsed: a number at %(position)s is beyond the range of a "
+                    "64-bit float (±1.7976931348623157e+308); send values within it."
+                )
+                % {"position": _position(exc)},
+                code="malformed_request",
+            ) from None
         raise InvalidInput(
             _("The request body could not be parsed: JSON parse error - %(error)s") % {"error": exc}, code="malformed_request"
         ) from None
@@ -435,6 +446,9 @@ def loads_json(data: bytes | str):
         if collecting:
             gc.enable()
 
+
+def _position(exc: orjson.JSONDecodeError) -> str:
+    return _("line %(line)s column %(column)s") % {"line": exc.lineno, "column": exc.colno}
 
 
 def _depth(value) -> int:

@@ -105,3 +105,62 @@ class ModelVersion(models.Model):
             cached = (raw, fields_from_json(raw))
             self.__dict__[f"_{attribute}_parsed"] = cached
         return cached[1]
+
+
+# Tag keys appear in query strings (?tag=team:fraud), so they stay plain.
+TAG_KEY_VALIDATOR = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,49}$",
+    _("A tag key is 1-50 letters, digits, '.', '_', '/' or '-', starting with a letter or digit."),
+)
+# Aliases start with a letter, so "2" always means version 2 and never an alias.
+ALIAS_VALIDATOR = RegexValidator(
+    r"^[A-Za-z][A-Za-z0-9_-]{0,49}$",
+    _("An alias is 1-50 letters, digits, '_' or '-', starting with a letter (e.g. champion)."),
+)
+
+
+class ModelTag(models.Model):
+    """A key (and optional value) on a model, as MLflow's registry has them: team, stage, dataset."""
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="tags")
+    key = models.CharField(max_length=50, validators=[TAG_KEY_VALIDATOR])
+    value = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["key"]
+        constraints = [models.UniqueConstraint(fields=["model", "key"], name="unique_model_tag_key")]
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.value}" if self.value else self.key
+
+
+class VersionTag(models.Model):
+    """A key (and optional value) on one version: validated, dataset, commit."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="tags")
+    key = models.CharField(max_length=50, validators=[TAG_KEY_VALIDATOR])
+    value = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["key"]
+        constraints = [models.UniqueConstraint(fields=["version", "key"], name="unique_version_tag_key")]
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.value}" if self.value else self.key
+
+
+class ModelAlias(models.Model):
+    """A movable name for one version of a model (champion, challenger). Deployments that
+    follow it are switched to the version it points to whenever it moves."""
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="aliases")
+    name = models.CharField(max_length=50, validators=[ALIAS_VALIDATOR])
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="aliases")
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["model", "name"], name="unique_alias_per_model")]
+
+    def __str__(self) -> str:
+        return f"{self.model.name}@{self.name}"

@@ -48,14 +48,15 @@ def probability_rows_json(probabilities: np.ndarray, labels: list[str]) -> bytes
         return b"[" + b",".join([b"{}"] * n) + b"]"
     numbers = dumps(proba.reshape(-1))[1:-1].split(b",")
     keys = [dumps(label) + b":" for label in labels]
-    parts = np.empty((n, 2 * k + 1), dtype=object)
-    parts[:, 0] = b"{" + keys[0]
-    for j in range(1, k):
-        parts[:, 2 * j] = b"," + keys[j]
-    parts[:, 1 : 2 * k : 2] = np.array(numbers, dtype=object).reshape(n, k)
-    parts[:, 2 * k] = b"},"
-    parts[-1, 2 * k] = b"}"
-    return b"[" + b"".join(parts.reshape(-1).tolist()) + b"]"
+    # One flat list of pieces, filled a column at a time by slice assignment (loops in C).
+    stride = 2 * k + 1
+    parts = [b""] * (n * stride)
+    for j in range(k):
+        parts[2 * j :: stride] = [(b"{" if j == 0 else b",") + keys[j]] * n
+        parts[2 * j + 1 :: stride] = numbers[j::k]
+    parts[2 * k :: stride] = [b"},"] * n
+    parts[-1] = b"}"
+    return b"[" + b"".join(parts) + b"]"
 
 
 class Answer:

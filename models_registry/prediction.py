@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.utils.translation import gettext as _
 
 from mlserve.errors import InvalidInput
-from models_registry import files, outputs
+from models_registry import artifact_cache, files, outputs
 from models_registry.images import default_config, image_field
 from models_registry.inputs import ParsedInput, check_row_limit, parse_json_body
 from models_registry.runners import client
@@ -55,11 +54,16 @@ def version_info(version) -> ModelInfo:
     )
 
 
+def version_runner_key(version) -> str:
+    """The key of a stored version's own runner (stopping it needs no artifact at hand)."""
+    return f"{client.namespace()}-v{version.pk}-{version.sha256[:12]}"
+
+
 def spec_for_version(version, **overrides) -> RunnerSpec:
     """The runner of a stored version, outside any deployment (the Test tab, comparisons)."""
     values = {
-        "key": f"{client.namespace()}-v{version.pk}-{version.sha256[:12]}",
-        "artifact": Path(default_storage.path(version.artifact.name)),
+        "key": version_runner_key(version),
+        "artifact": artifact_cache.local_artifact(version),
         "format": version.format,
         "extension": Path(version.artifact.name).suffix,
         "info": version_info(version).to_dict(),

@@ -14,9 +14,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from accounts.models import User
+from deployments.models import Deployment
+from deployments.selectors import forget_deployment
 from mlserve.errors import ApplicationError, Conflict, InvalidModel, NameTaken, NotAllowed, TooLarge
 from mlserve.limits import DESCRIPTION_MAX_CHARS, FIELD_DESCRIPTION_MAX_CHARS, checked_text
-from models_registry import artifacts, mlflow_models, prediction, scripts
+from models_registry import artifact_cache, artifacts, mlflow_models, prediction, scripts
 from models_registry.models import NAME_VALIDATOR, ModelVersion, RegisteredModel, artifact_path
 from models_registry.runners import client
 from models_registry.runtimes import CODE_FORMATS
@@ -302,6 +304,30 @@ def model_update(
     return model
 
 
+def model_rename(*, model: RegisteredModel, name: str) -> RegisteredModel:
+    """Give the model a new name. Its versions, aliases and deployments stay attached (they
+    point at its row, not its name); URLs with the old name answer 404 from then on."""
+    name = validate_model_name(name)
+    if name == model.name:
+        return model
+    taken = NameTaken(_("You already have a model named %(name)r; choose another name.") % {"name": name})
+    if RegisteredModel.objects.filter(owner=model.owner, name=name).exclude(pk=model.pk).exists():
+        raise taken
+    old = model.name
+    try:
+        with transaction.atomic():
+            model.name = name
+            model.save(update_fields=["name", "updated"])
+    except IntegrityError:
+        model.name = old
+        raise taken from None
+    # Deployments cached for serving carry the model's name into their answers.
+    for deployment in Deployment.objects.filter(owner=model.owner, model_version__model=model):
+        forget_deployment(deployment)
+    log.info("model %s renamed to %s", old, name)
+    return model
+
+
 def model_delete(*, model: RegisteredModel) -> None:
     """Delete the model, its versions and their files (after the rows are gone for good)."""
     versions = list(model.versions.all())
@@ -321,7 +347,8 @@ def model_delete(*, model: RegisteredModel) -> None:
             % {"name": model.name, "users": ", ".join(users)},
             code="model_in_use",
         ) from None
-    client.stop(keys=[prediction.spec_for_version(v).key for v in versions])
+    client.stop(keys=[prediction.version_runner_key(v) for v in versions])
+    artifact_cache.forget(versions)
 
 
 # ---- pre/post-processing scripts ---------------------------------------------------

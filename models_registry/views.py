@@ -8,26 +8,36 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from deployments.selectors import deployments_of_model
 from mlserve import api_examples
 from mlserve.errors import ApplicationError, InvalidInput, NameTaken
 from mlserve.templatetags.tables import sorted_queryset
 from models_registry import prediction, selectors, services
-from models_registry.forms import ModelEditForm, ModelUploadForm, PredictionForm, PreprocessingForm, VersionUploadForm
+from models_registry.forms import (
+    AliasForm,
+    ModelEditForm,
+    ModelUploadForm,
+    PredictionForm,
+    PreprocessingForm,
+    VersionUploadForm,
+)
 from models_registry.images import image_field, offered_config
 from models_registry.runners import client
 from models_registry.runtimes import FORMAT_LABELS
 from models_registry.samples import example_record, sample_record
+from models_registry.test_results import result_csv, result_summary
 from models_registry.video import Sampling
 
 
 @login_required
 def model_list(request):
     query = request.GET.get("q", "")
+    tag = request.GET.get("tag", "")
     models = sorted_queryset(
-        selectors.model_list_for_user(request.user, query), request.GET.get("sort", ""), {"name", "created", "updated"}, "-created"
+        selectors.model_list_for_user(request.user, query, tag=tag), request.GET.get("sort", ""), {"name", "created", "updated"}, "-created"
     )
     page = Paginator(models, 25).get_page(request.GET.get("page"))
-    return render(request, "models_registry/list.html", {"page": page, "query": query, "default_sort": "-created"})
+    return render(request, "models_registry/list.html", {"page": page, "query": query, "tag": tag, "default_sort": "-created"})
 
 
 def _upload_error(form, exc: ApplicationError) -> None:
@@ -80,7 +90,17 @@ def model_detail(request, name: str):
     model, version = _model_and_version(request, name)
     if version is None:
         return redirect(model)
-    return render(request, "models_registry/detail.html", _tab_context(model, version, "overview"))
+    context = _tab_context(model, version, "overview")
+    context.update(
+        {
+            "versions": selectors.version_list(owner=request.user, model=model),
+            "model_tags": model.tags.all(),
+            "aliases": selectors.alias_list(owner=request.user, model=model).prefetch_related("deployments"),
+            "alias_form": AliasForm(versions=model.versions.order_by("-number"), initial={"version": version.number}),
+            "model_deployments": deployments_of_model(owner=request.user, model=model),
+        }
+    )
+    return render(request, "models_registry/detail.html", context)
 
 
 @login_required
@@ -120,6 +140,8 @@ def version_upload(request, name: str):
 @login_required
 def model_delete(request, name: str):
     model = selectors.model_get_for_user(request.user, name)
+    # Said before asking for confirmation: a deployed model cannot be deleted anyway.
+    in_use = list(deployments_of_model(owner=request.user, model=model))
     if request.method == "POST":
         try:
             services.model_delete(model=model)
@@ -128,7 +150,7 @@ def model_delete(request, name: str):
             return redirect(model)
         messages.success(request, _("Model '%(name)s' and its files were deleted.") % {"name": name})
         return redirect("models_registry:list")
-    return render(request, "models_registry/delete.html", {"model": model})
+    return render(request, "models_registry/delete.html", {"model": model, "in_use": in_use})
 
 
 MAX_RESULT_ROWS_SHOWN = 500
@@ -215,6 +237,7 @@ def test_page(request, *, version, predict, api_url: str) -> dict:
             result = predict(upload=upload, sampling=sampling) if sampling else predict(upload=upload)
     except ApplicationError as exc:
         context["error"] = exc
+        context["file_failed"] = mode == "file"  # browsers cannot refill a file box: the page asks to choose again
         field_errors = exc.details.get("fields", {}) if isinstance(exc.details, dict) else {}
         if mode == "form":
             for field_name, message in field_errors.items():
@@ -223,6 +246,9 @@ def test_page(request, *, version, predict, api_url: str) -> dict:
     else:
         context["result"] = result
         context["rows"] = result_rows(result)
+        if mode == "file":
+            context["summary"] = result_summary(result.body)
+            context["result_csv"] = result_csv(result.body)
     return context
 
 

@@ -47,6 +47,14 @@ PAGES = [
     ("get", "/models/iris-model/versions/new/", None, S(LOGIN, 200, 404, LOGIN, 404)),
     ("get", "/models/iris-model/delete/", None, S(LOGIN, 200, 404, LOGIN, 404)),
     ("post", "/models/iris-model/delete/", {}, S(LOGIN, 302, 404, LOGIN, 404)),
+    ("get", "/models/iris-model/rename/", None, S(LOGIN, 200, 404, LOGIN, 404)),
+    ("post", "/models/iris-model/rename/", {"name": "renamed"}, S(LOGIN, 302, 404, LOGIN, 404)),
+    ("get", "/models/iris-model/tags/", None, S(LOGIN, 200, 404, LOGIN, 404)),
+    ("post", "/models/iris-model/tags/", {"tags": "team: risk"}, S(LOGIN, 302, 404, LOGIN, 404)),
+    ("post", "/models/iris-model/aliases/", {"alias": "challenger", "version": 1}, S(LOGIN, 302, 404, LOGIN, 404)),
+    ("post", "/models/iris-model/aliases/spare/delete/", {}, S(LOGIN, 302, 404, LOGIN, 404)),
+    ("get", "/models/iris-model/compare/?a=1&b=1", None, S(LOGIN, 200, 404, LOGIN, 404)),
+    ("post", "/models/iris-model/compare/", {"a": "1", "b": "1"}, S(LOGIN, 200, 404, LOGIN, 404)),
     ("get", "/deployments/", None, S(LOGIN, 200, 200, LOGIN, 200)),
     ("get", "/deployments/new/", None, S(LOGIN, 200, 200, LOGIN, 200)),
     ("get", "/deployments/iris/", None, S(LOGIN, 200, 404, LOGIN, 404)),
@@ -84,6 +92,16 @@ API = [
     ("post", "/api/v1/models/iris-model/versions", {}, S(401, 415, 404, 403, 404)),
     ("get", "/api/v1/models/iris-model/versions/1", None, S(401, 200, 404, 403, 404)),
     ("post", "/api/v1/models/iris-model/predict", {"inputs": IRIS_ROW}, S(401, 200, 404, 403, 404)),
+    ("get", "/api/v1/models/iris-model/tags", None, S(401, 200, 404, 403, 404)),
+    ("put", "/api/v1/models/iris-model/tags", {"tags": {"team": "risk"}}, S(401, 200, 404, 403, 404)),
+    ("get", "/api/v1/models/iris-model/versions/1/tags", None, S(401, 200, 404, 403, 404)),
+    ("put", "/api/v1/models/iris-model/versions/1/tags", {"tags": {"dataset": "q3"}}, S(401, 200, 404, 403, 404)),
+    ("get", "/api/v1/models/iris-model/aliases", None, S(401, 200, 404, 403, 404)),
+    ("get", "/api/v1/models/iris-model/aliases/spare", None, S(401, 200, 404, 403, 404)),
+    ("put", "/api/v1/models/iris-model/aliases/champion", {"version": 1}, S(401, 200, 404, 403, 404)),
+    ("delete", "/api/v1/models/iris-model/aliases/spare", None, S(401, 204, 404, 403, 404)),
+    ("get", "/api/v1/models/iris-model/compare?a=1&b=1", None, S(401, 200, 404, 403, 404)),
+    ("post", "/api/v1/models/iris-model/compare", {"a": "1", "b": "1", "inputs": [IRIS_ROW]}, S(401, 200, 404, 403, 404)),
     ("get", "/api/v1/deployments", None, S(401, 200, 200, 403, 200)),
     ("post", "/api/v1/deployments", {}, S(401, 400, 400, 403, 400)),
     ("get", "/api/v1/deployments/iris", None, S(401, 200, 404, 403, 404)),
@@ -132,11 +150,13 @@ CELLS = [(kind, *row, role) for kind, rows in (("page", PAGES), ("api", API)) fo
 
 @pytest.fixture
 def world(owner, stranger, admin, api, deploy, inline_queue):
-    """The owner's model, deployment, token, deployment key, a task queued by the owner and one by the key."""
+    """The owner's model (with an alias, "spare", that no deployment follows), deployment, token,
+    deployment key, a task queued by the owner and one by the key."""
     from accounts import services
     from accounts.models import ApiToken
 
     deploy("iris_logreg.skops", "iris")
+    api.put("/api/v1/models/iris-model/aliases/spare", {"version": 1}, format="json")
     invite, _ = services.invite_create(created_by=admin)
     key = api.post("/api/v1/deployments/iris/keys", {"name": "partner"}, format="json").json()
     task = api.post("/api/v1/deployments/iris/tasks", {"inputs": [IRIS_ROW]}, format="json").json()

@@ -23,8 +23,12 @@ from tests.subprocess_env import child_env
 
 NGINX = front.nginx_binary()
 ROOT = Path(__file__).resolve().parents[1]
-WORKERS = 2
-SLOW_CLIENTS = 4  # more than the workers
+# One gthread worker (the default class): each of its threads reading a slow body is held by it.
+# With two, a worker may accept every slow client while the other stays free, and the control
+# would not know what it shows.
+WORKERS = 1
+THREADS = 2
+SLOW_CLIENTS = WORKERS * THREADS + 2  # more than the threads that read requests
 ANSWER_WITHIN = 1.0  # seconds: the issue's bound for the other requests
 
 pytestmark = [
@@ -76,10 +80,11 @@ def stop(process: subprocess.Popen) -> None:
 
 
 def gunicorn(bind: str, log: Path) -> subprocess.Popen:
-    """The web process as the Procfile starts it (mlserve/gunicorn.conf.py, sync workers)."""
+    """The web process as the Procfile starts it (mlserve/gunicorn.conf.py, gthread workers),
+    with few threads so that a handful of slow clients is enough to show the control."""
     return start(
         [sys.executable, "-m", "gunicorn", "mlserve.wsgi", "--config", "mlserve/gunicorn.conf.py"], log,
-        MLSERVE_GUNICORN_BIND=bind, MLSERVE_WEB_WORKERS=str(WORKERS),
+        MLSERVE_GUNICORN_BIND=bind, MLSERVE_WEB_WORKERS=str(WORKERS), MLSERVE_WEB_THREADS=str(THREADS),
     )
 
 
@@ -93,7 +98,7 @@ def slow_clients(port: int, count: int) -> list[socket.socket]:
             b"Content-Length: 1000\r\n\r\n{\"use\""
         )
         held.append(connection)
-    time.sleep(0.5)  # let the server take them in (gunicorn: a worker each)
+    time.sleep(0.5)  # let the server take them in (gunicorn: a thread each)
     return held
 
 
@@ -145,9 +150,9 @@ def test_behind_nginx_slow_clients_do_not_block_other_requests(nginx_in_front):
 
 
 def test_gunicorn_alone_is_blocked_by_the_same_clients(gunicorn_alone):
-    """The control: without nginx, as many slow clients as workers stop the server answering."""
+    """The control: without nginx, as many slow clients as request threads stop the server answering."""
     port = gunicorn_alone
-    held = slow_clients(port, WORKERS)
+    held = slow_clients(port, WORKERS * THREADS)
     try:
         assert answers(f"http://127.0.0.1:{port}/healthz", ANSWER_WITHIN) is None
     finally:

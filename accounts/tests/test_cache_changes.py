@@ -31,8 +31,11 @@ def client_for(key: str) -> APIClient:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_token_revoked_by_another_process_stops_here_at_once(owner, settings):
+def test_a_token_revoked_by_another_process_stops_here_at_once(owner, settings, monkeypatch):
     settings.MLSERVE_AUTH_CACHE_SECONDS = 300
+    # With Redis, every lookup reads the generation: the owner's creation (announced) is seen at the first one.
+    monkeypatch.setattr(ttl_cache, "CHANGES_REDIS_CHECK_SECONDS", 0)
+    monkeypatch.setattr(ttl_cache, "_next_redis_check", 0.0)
     quiet, quiet_key = token_create(user=owner, name="deleted-behind-our-back")
     loud, loud_key = token_create(user=owner, name="revoked-elsewhere")
     assert client_for(quiet_key).get("/api/v1/models").status_code == 200
@@ -97,3 +100,51 @@ def test_a_change_that_cannot_be_announced_is_still_saved_and_seen_here(owner, s
     assert "could not announce a change" in caplog.text
     assert not ApiToken.objects.filter(pk=token.pk).exists()
     assert client_for(key).get("/api/v1/models").status_code == 401
+
+
+@pytest.fixture
+def shared_redis(settings, monkeypatch):
+    """The Redis-held generation counter, on the Django cache as REDIS_URL configures it (the
+    suite's local cache stands in for Redis when the suite runs without it), read at every lookup."""
+    if not settings.REDIS_URL:
+        settings.REDIS_URL = "redis://stand-in"  # only its presence is read: the cache below is the shared store
+    monkeypatch.setattr(ttl_cache, "CHANGES_REDIS_CHECK_SECONDS", 0)
+    monkeypatch.setattr(ttl_cache, "_next_redis_check", 0.0)
+    return ttl_cache.shared_cache
+
+
+def test_a_change_announced_on_another_node_empties_this_processes_caches(shared_redis):
+    cache = ttl_cache.TtlCache()
+    cache.get("warm-up")  # this process has read the generation
+    cache.set("k", 1, 300)
+    assert cache.get("k") == 1
+    ttl_cache._announce_in_redis()  # announce_change() on another node: this machine's file is untouched
+    assert cache.get("k") is None
+
+
+def test_announcing_a_change_increments_the_shared_generation(shared_redis):
+    ttl_cache.announce_change()
+    before = shared_redis.get(ttl_cache.CHANGES_REDIS_KEY)
+    ttl_cache.announce_change()
+    ttl_cache.announce_change()
+    assert shared_redis.get(ttl_cache.CHANGES_REDIS_KEY) == before + 2
+
+
+def test_a_redis_that_does_not_answer_leaves_lookups_working_on_their_ttl(shared_redis, monkeypatch, caplog):
+    cache = ttl_cache.TtlCache()
+    cache.get("warm-up")
+    cache.set("k", 1, 300)
+
+    class Down:
+        def __getattr__(self, name):
+            def fail(*args, **kwargs):
+                raise ConnectionError("Redis is down")
+
+            return fail
+
+    monkeypatch.setattr(ttl_cache, "_last_redis_warning", 0.0)
+    monkeypatch.setattr(ttl_cache, "shared_cache", Down())
+    assert cache.get("k") == 1
+    ttl_cache.announce_change()  # the change is still seen in this process
+    assert cache.get("k") is None
+    assert "could not read the cache generation in Redis" in caplog.text

@@ -24,7 +24,7 @@ def test_signup_shows_errors_beside_fields(client, db, owner):
 def test_login_and_logout(client, owner):
     assert client.get("/accounts/login/").status_code == 200
     response = client.post("/accounts/login/", {"username": "olivia", "password": "owner-pass-123"})
-    assert response.status_code == 302
+    assert response.status_code == 302 and response["Location"] == "/"  # the Dashboard
     assert client.get("/accounts/").status_code == 200
     assert client.post("/accounts/logout/").status_code == 302
     assert client.get("/accounts/").status_code == 302

@@ -10,13 +10,17 @@ LIMITS = Deployment.SETTINGS
 class DeploymentSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="model_version.model.name")
     version = serializers.IntegerField(source="model_version.number")
+    alias = serializers.CharField(
+        source="alias.name", default=None, read_only=True, allow_null=True,
+        help_text="The model alias this deployment follows (null: it stays on its version)",
+    )
     limits = serializers.SerializerMethodField()
     urls = serializers.SerializerMethodField()
 
     class Meta:
         model = Deployment
         fields = [
-            "name", "description", "status", "failure_reason", "model", "version", "replicas", "limits", "urls",
+            "name", "description", "status", "failure_reason", "model", "version", "alias", "replicas", "limits", "urls",
             "created", "updated", "started",
         ]
 
@@ -68,11 +72,21 @@ class DeploymentCreateSerializer(LimitsMixin):
     name = serializers.CharField(max_length=100)
     model = serializers.CharField(help_text="The name of one of your models")
     version = serializers.IntegerField(required=False, help_text="Default: the latest version")
+    alias = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=50,
+        help_text="Follow this alias of the model (e.g. champion): the deployment moves when the alias moves",
+    )
     description = serializers.CharField(required=False, allow_blank=True, default="", max_length=DESCRIPTION_MAX_CHARS)
 
 
 class DeploymentUpdateSerializer(LimitsMixin):
-    version = serializers.IntegerField(required=False, help_text="Switch to this version of the model")
+    version = serializers.IntegerField(
+        required=False, help_text="Switch to this version of the model (and stop following an alias)"
+    )
+    alias = serializers.CharField(
+        required=False, allow_blank=True, max_length=50,
+        help_text="Follow this alias of the model from now on; \"\" stops following (the version stays)",
+    )
     description = serializers.CharField(required=False, allow_blank=True, max_length=DESCRIPTION_MAX_CHARS)
 
 

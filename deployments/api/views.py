@@ -1,4 +1,4 @@
-from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -38,9 +38,20 @@ from models_registry.selectors import model_get_for_user
 class DeploymentListView(APIView):
     parser_classes = [SafeJSONParser]
 
-    @extend_schema(responses=paginated(DeploymentSerializer), tags=["deployments"], operation_id="deployments_list")
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("search", str, description="Part of the deployment name"),
+            OpenApiParameter("model", str, description="Only deployments of this model (its name)"),
+        ],
+        responses=paginated(DeploymentSerializer),
+        tags=["deployments"],
+        operation_id="deployments_list",
+    )
     def get(self, request):
-        deployments = selectors.deployment_list_for_user(request.user, request.query_params.get("search", ""))
+        """The caller's deployments, newest first; ?model= keeps those of one model."""
+        deployments = selectors.deployment_list_for_user(
+            request.user, request.query_params.get("search", ""), model=request.query_params.get("model", "")
+        )
         return paginate(request, deployments, DeploymentSerializer, view=self)
 
     @extend_schema(request=DeploymentCreateSerializer, responses={201: DeploymentSerializer}, tags=["deployments"])
@@ -56,6 +67,7 @@ class DeploymentListView(APIView):
             model=model,
             version_number=data.get("version"),
             description=data.get("description", ""),
+            follow_alias=data.get("alias", ""),
             **{k: data[k] for k in Deployment.SETTINGS if k in data},
         )
         return Response(DeploymentSerializer(deployment, context={"request": request}).data, status=status.HTTP_201_CREATED)
@@ -81,6 +93,7 @@ class DeploymentDetailView(APIView):
             deployment=deployment,
             version_number=data.get("version"),
             description=data.get("description"),
+            follow_alias=data.get("alias"),
             **{k: data[k] for k in Deployment.SETTINGS if k in data},
         )
         return Response(DeploymentSerializer(deployment, context={"request": request}).data)
@@ -269,14 +282,13 @@ class TaskResultView(APIView):
             )
         fmt = request.query_params.get("format", "json")
         if fmt == "csv":
-            response = FileResponse(open(task_files.result_csv(task), "rb"), content_type="text/csv")
+            response = StreamingHttpResponse(task_files.result_chunks(task, task_files.RESULT_CSV), content_type="text/csv")
             response["Content-Disposition"] = f'attachment; filename="{task.id}.csv"'
             return response
         if fmt != "json":
             raise ApplicationError(_("format must be json or csv."), code="invalid_request")
-        scripted = task_files.script_response(task)
-        if scripted.exists():  # the deployment script's postprocess() shaped this task's answer
-            return FileResponse(open(scripted, "rb"), content_type="application/json")
+        if task_files.result_exists(task, task_files.SCRIPT_RESPONSE):  # the script's postprocess() shaped this answer
+            return StreamingHttpResponse(task_files.result_chunks(task, task_files.SCRIPT_RESPONSE), content_type="application/json")
         version = task.model_version
         stream = batch.json_result_stream(task, version.model.name if version else "", version.number if version else None)
         return StreamingHttpResponse(stream, content_type="application/json")

@@ -5,7 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mlserve.pagination import paginate, paginated
-from models_registry import prediction, selectors, services
+from models_registry import prediction, selectors, services, tags
 from models_registry.api.parsers import PREDICTION_PARSERS, VIDEO_PARAMETERS, prediction_input
 from models_registry.api.serializers import (
     ModelCreateSerializer,
@@ -23,14 +23,19 @@ class ModelListView(APIView):
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(
-        parameters=[OpenApiParameter("search", str, description="Part of the model name")],
+        parameters=[
+            OpenApiParameter("search", str, description="Part of the model name"),
+            OpenApiParameter("tag", str, description="Only models with this tag: key, or key:value"),
+        ],
         responses=paginated(ModelListSerializer),
         operation_id="models_list",
         tags=["models"],
     )
     def get(self, request):
         """The caller's models, newest first."""
-        models = selectors.model_list_for_user(request.user, request.query_params.get("search", ""))
+        models = selectors.model_list_for_user(
+            request.user, request.query_params.get("search", ""), tag=request.query_params.get("tag", "")
+        )
         return paginate(request, models, ModelListSerializer, view=self)
 
     @extend_schema(request={"multipart/form-data": ModelCreateSerializer}, responses={201: ModelDetailSerializer}, tags=["models"])
@@ -53,12 +58,17 @@ class ModelDetailView(APIView):
 
     @extend_schema(request=ModelUpdateSerializer, responses=ModelDetailSerializer, tags=["models"])
     def patch(self, request, name: str):
-        """Edit the description, and field descriptions, ranges or allowed values."""
+        """Rename the model, replace its tags, edit the description (Markdown), and field
+        descriptions, ranges or allowed values."""
         model = selectors.model_get_for_user(request.user, name)
         serializer = ModelUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         version = selectors.version_get(model, data.get("version"))
+        if "name" in data:
+            services.model_rename(model=model, name=data["name"])
+        if "tags" in data:
+            tags.model_tags_set(model=model, tags=data["tags"])
         services.model_update(
             model=model,
             description=data.get("description"),
@@ -79,10 +89,15 @@ class ModelDetailView(APIView):
 class VersionListView(APIView):
     parser_classes = [MultiPartParser, FormParser]
 
-    @extend_schema(responses=VersionSerializer(many=True), tags=["models"])
+    @extend_schema(
+        parameters=[OpenApiParameter("tag", str, description="Only versions with this tag: key, or key:value")],
+        responses=VersionSerializer(many=True),
+        tags=["models"],
+    )
     def get(self, request, name: str):
         model = selectors.model_get_for_user(request.user, name)
-        return Response(VersionSerializer(model.versions.order_by("-number"), many=True).data)
+        versions = selectors.version_list(owner=request.user, model=model, tag=request.query_params.get("tag", ""))
+        return Response(VersionSerializer(versions, many=True).data)
 
     @extend_schema(request={"multipart/form-data": VersionCreateSerializer}, responses={201: VersionSerializer}, tags=["models"])
     def post(self, request, name: str):

@@ -68,7 +68,7 @@ CASES = [
     ("null for a required field", "iris", "json", {"inputs": {**ROW, "petal_width": None}}, 400, "petal_width: a value is required"),
     ("missing field", "iris", "json", {"inputs": {"sepal_length": 1, "sepal_width": 1, "petal_length": 1}}, 400, "missing required field: petal_width"),
     ("misspelt field", "iris", "json", {"inputs": {**{k: v for k, v in ROW.items() if k != "petal_width"}, "petal_widht": 1}}, 400, "petal_widht"),
-    ("a huge number", "iris", "raw-json", b'{"inputs": {"sepal_length": 1, "sepal_width": 1, "petal_length": 1, "petal_width": 1e400}}', 400, "number is infinity"),
+    ("a huge number", "iris", "raw-json", b'{"inputs": {"sepal_length": 1, "sepal_width": 1, "petal_length": 1, "petal_width": 1e400}}', 400, "beyond the range of a 64-bit float"),
     ("NaN in json", "iris", "raw-json", b'{"inputs": {"sepal_length": NaN, "sepal_width": 1, "petal_length": 1, "petal_width": 1}}', 400, "could not be parsed"),
     ("infinity in csv", "iris", "csv", HEADER + "1,2,3,inf\n", 400, "finite number"),
     ("nan in csv", "iris", "csv", HEADER + "1,2,3,nan\n", 400, "a value is required"),

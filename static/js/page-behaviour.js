@@ -26,4 +26,23 @@
   } else {
     sizeBars();
   }
+  // Tables wider than the screen scroll sideways: a hint above each says so (narrow screens only, by CSS).
+  function hintWideTables() {
+    const text = document.getElementById("scroll-hint-text");
+    if (!text) return;
+    document.querySelectorAll(".table-responsive").forEach(function (box) {
+      const hint = box.previousElementSibling && box.previousElementSibling.classList.contains("scroll-hint") ? box.previousElementSibling : null;
+      const wide = box.scrollWidth > box.clientWidth + 1;
+      if (wide && !hint) {
+        const note = document.createElement("div");
+        note.className = "scroll-hint";
+        note.textContent = text.content.textContent.trim();
+        box.parentNode.insertBefore(note, box);
+      } else if (!wide && hint) {
+        hint.remove();
+      }
+    });
+  }
+  hintWideTables();
+  window.addEventListener("resize", hintWideTables);
 })();

@@ -3,7 +3,13 @@ a live server with a real qcluster worker: sign up, upload an ONNX and a PMML mo
 the schema, test with the form, JSON, a CSV and an image, deploy, call the API with a
 token, see the call on the monitoring tab, queue a batch file and watch it reach 100 %,
 download the result, pause (503), delete. Screenshots of the main pages go to
-docs/screenshots/."""
+docs/screenshots/.
+
+Issue 17 added: the registry (tags, an alias a deployment follows, rename, a Markdown
+description, comparing two versions), a summarised file answer, form helpers that name
+every missing field and keep a chosen file, a deployed model's delete page that refuses at
+once, the task page's fields moving together, a favicon, login landing on the Dashboard,
+and 390 px screens (tables that say they scroll, a Revoke button in view)."""
 
 import json
 import os
@@ -83,6 +89,8 @@ def test_the_whole_journey(browser_page, live_server, model_files, worker, tmp_p
     # Every page runs under a strict Content-Security-Policy: Chromium must report no violation.
     violations = []
     page.on("console", lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None)
+    missing = []  # every 404 the pages themselves caused (the favicon's was one on every page)
+    page.on("response", lambda response: missing.append(response.url) if response.status == 404 else None)
 
     # sign up and upload two models: their schema is on the page at once
     sign_up(page, base, "journey")
@@ -116,6 +124,71 @@ def test_the_whole_journey(browser_page, live_server, model_files, worker, tmp_p
     page.locator("#mode-file").get_by_role("button", name="Predict").click()
     assert page.locator("#result-table .prediction").all_inner_texts() == ["setosa", "versicolor", "virginica"]
 
+    # a 150-row file: a summary with class counts, 20 rows a page, and the whole answer as CSV
+    many = tmp_path / "many.csv"
+    many.write_text("petal_length,petal_width\n" + "1.4,0.2\n4.5,1.5\n6.0,2.5\n" * 50)
+    page.get_by_role("tab", name="File").click()
+    page.set_input_files("#test-file", str(many))
+    page.locator("#mode-file").get_by_role("button", name="Predict").click()
+    assert page.locator("#summary-rows").inner_text() == "150 rows"
+    assert page.locator("#class-counts tbody tr").count() == 3
+    assert page.locator("#result-table tbody tr:visible").count() == 20
+    assert "1–20 of 150" in page.locator("#result-pager .pager-status").inner_text()
+    page.locator("#result-pager").get_by_role("button", name="Next").click()
+    assert "21–40 of 150" in page.locator("#result-pager .pager-status").inner_text()
+    shot(page, "model-test-summary")
+    with page.expect_download() as download:
+        page.click("#download-result")
+    assert len(Path(download.value.path()).read_text().splitlines()) == 151
+
+    # the form: an empty submit names every missing field; the sample is inside each range
+    page.get_by_role("tab", name="Form").click()
+    page.fill("#id_petal_length", "")
+    page.fill("#id_petal_width", "")
+    page.locator("#test-form").get_by_role("button", name="Predict").click()
+    assert "petal_length, petal_width" in page.locator("#test-error").inner_text()
+    page.get_by_role("button", name="Fill with a sample").click()
+    assert 0.0 <= float(page.locator("#id_petal_length").input_value()) <= 10.0
+
+    # a failed upload keeps the chosen file: fixing the name is enough to upload it
+    page.goto(base + "/models/new/")
+    page.fill("#id_name", "no spaces allowed")
+    page.set_input_files("#id_file", str(model_files["iris_logreg.onnx"]))
+    page.get_by_role("button", name="Upload and inspect").click()
+    page.wait_for_selector(".file-kept-note:not(.d-none)")
+    assert "iris_logreg.onnx" in page.locator(".file-kept-note").inner_text()
+    page.fill("#id_name", "kept-file")
+    page.get_by_role("button", name="Upload and inspect").click()
+    page.wait_for_url(re.compile(r"/models/kept-file/$"), timeout=TIMEOUT)
+
+    # the registry: tags, a Markdown description, a second version, an alias, compare
+    page.goto(base + "/models/iris-tree/tags/")
+    page.fill("#id_tags", "team: botany\nvalidated")
+    page.get_by_role("button", name="Save tags").click()
+    page.wait_for_url(re.compile(r"/models/iris-tree/$"))
+    assert "team: botany" in page.locator("#model-tags").inner_text()
+    page.goto(base + "/models/?tag=team:botany")
+    assert page.locator("table").get_by_role("link", name="iris-tree").count() == 1
+    page.goto(base + "/models/iris-tree/edit/")
+    page.fill("#id_description", "A **decision tree** on petals. <script>alert(1)</script>")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url(re.compile(r"/models/iris-tree/$"))
+    assert page.locator("#model-description strong").inner_text() == "decision tree"
+    assert page.locator("#model-description script").count() == 0
+    page.goto(base + "/models/iris-tree/versions/new/")
+    page.set_input_files("#id_file", str(model_files["iris_tree_nyoka.pmml"]))
+    page.get_by_role("button", name="Upload").click()
+    page.wait_for_url(re.compile(r"/models/iris-tree/$"), timeout=TIMEOUT)
+    page.fill("#id_alias", "champion")
+    page.select_option("#id_version", "1")
+    page.get_by_role("button", name="Set alias").click()
+    assert "@champion" in page.locator("#alias-table").inner_text()
+    page.goto(base + "/models/iris-tree/compare/?a=1&b=2")
+    assert "sepal_length" in page.locator("#schema-diff").inner_text()
+    page.get_by_role("button", name="Try both on sample rows").click()
+    assert page.locator("#answers-table tbody tr").count() == 5
+    shot(page, "compare")
+
     # an image model: an 8x8 digit as a PNG, through the File tab (its flat input of 64
     # values is not taken for an image until its preprocessing says how)
     from models_registry.tests.test_image_predictions import digit_png
@@ -138,10 +211,21 @@ def test_the_whole_journey(browser_page, live_server, model_files, worker, tmp_p
     page.goto(base + "/models/iris-tree/")
     page.get_by_role("link", name="Deploy", exact=True).click()
     page.fill("#id_name", "flowers")
+    page.fill("#id_alias", "champion")
     page.get_by_role("button", name="Deploy", exact=True).click()
     page.wait_for_url(re.compile(r"/deployments/flowers/$"))
     assert page.locator(".status-badge").first.inner_text() == "running"
+    assert "@champion" in page.locator("#follows-alias").inner_text()
     shot(page, "deployment")
+
+    # the model's page lists where it is deployed, and its delete page refuses at once
+    page.goto(base + "/models/iris-tree/")
+    assert "flowers" in page.locator("#model-deployments").inner_text()
+    shot(page, "model-registry")
+    page.goto(base + "/models/iris-tree/delete/")
+    assert page.locator("#delete-refused").get_by_role("link", name="flowers").count() == 1
+    assert page.get_by_role("button", name="Delete iris-tree").count() == 0
+    shot(page, "delete-refused")
 
     # a token from the account page, and the API called with it
     page.goto(base + "/accounts/")
@@ -162,11 +246,21 @@ def test_the_whole_journey(browser_page, live_server, model_files, worker, tmp_p
     batch = tmp_path / "batch.csv"
     X[["petal_length", "petal_width"]].sample(n=3000, replace=True, random_state=0).to_csv(batch, index=False)
     page.goto(base + "/deployments/flowers/test/")
+    bad_batch = tmp_path / "bad-batch.csv"
+    bad_batch.write_text("nothing,here\n1,2\n")
+    page.set_input_files("#batch-form input[type=file]", str(bad_batch))
+    page.get_by_role("button", name="Queue task").click()
+    page.wait_for_selector("#batch-form .invalid-feedback")
+    assert page.locator("#mode-form").is_visible() and "active" in page.locator("#tab-form").get_attribute("class")
     page.set_input_files("#batch-form input[type=file]", str(batch))
     page.get_by_role("button", name="Queue task").click()
     page.wait_for_url(re.compile(r"/tasks/[0-9a-f-]{36}/$"), timeout=TIMEOUT)
     # A selector, not wait_for_function: the page's CSP allows no eval, not even Playwright's.
     page.wait_for_selector("#progress-bar[style*='width: 100%']", timeout=TIMEOUT)
+    # the bar never moves alone: by then the status, start time and attempts have moved too
+    assert page.locator("#task-progress .status-badge").get_attribute("data-status") in ("running", "succeeded")
+    assert page.locator("#task-started").inner_text() != "—"
+    assert page.locator("#task-attempts").inner_text() == "1"
     page.wait_for_selector("#download-csv", timeout=TIMEOUT)
     assert 'data-status="succeeded"' in page.content()
     shot(page, "task")
@@ -181,6 +275,32 @@ def test_the_whole_journey(browser_page, live_server, model_files, worker, tmp_p
     page.goto(base + "/api/docs/")
     page.wait_for_selector(".swagger-ui .info", timeout=TIMEOUT)  # Swagger UI runs from files only
 
+    # moving the alias moves the deployment (and back)
+    page.goto(base + "/models/iris-tree/")
+    page.fill("#id_alias", "champion")
+    page.select_option("#id_version", "2")
+    page.get_by_role("button", name="Set alias").click()
+    page.goto(base + "/deployments/flowers/")
+    assert "v2" in page.locator("h1").inner_text() or "iris-tree v2" in page.content()
+    page.goto(base + "/models/iris-tree/")
+    page.fill("#id_alias", "champion")
+    page.select_option("#id_version", "1")
+    page.get_by_role("button", name="Set alias").click()
+
+    # rename a model
+    page.goto(base + "/models/digits/rename/")
+    page.fill("#id_name", "digits-8x8")
+    page.get_by_role("button", name="Rename").click()
+    page.wait_for_url(re.compile(r"/models/digits-8x8/$"))
+
+    # log out and in again: the Dashboard
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(re.compile(r"/accounts/login/"))
+    page.fill("#id_username", "journey")
+    page.fill("#id_password", "a-long-journey-pass-42")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(base + "/")
+
     # pause: the API answers 503; start again
     page.goto(base + "/deployments/flowers/")
     page.get_by_role("button", name="Pause", exact=True).click()
@@ -188,10 +308,19 @@ def test_the_whole_journey(browser_page, live_server, model_files, worker, tmp_p
     status, body = api_call(f"{base}/api/v1/deployments/flowers/predict", token, {"inputs": {"petal_length": 1.4, "petal_width": 0.2}})
     assert status == 503 and body["error"]["code"] == "deployment_paused"
 
-    # a narrow screen
+    # a narrow screen: wide tables say they scroll; the token's Revoke button is in view
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(base + "/deployments/flowers/")
     shot(page, "deployment-narrow")
+    page.goto(base + "/tasks/")
+    assert page.locator(".scroll-hint").first.is_visible()
+    shot(page, "tasks-narrow")
+    page.goto(base + "/accounts/")
+    revoke = page.get_by_role("button", name="Revoke").first.bounding_box()
+    assert revoke is not None and revoke["x"] + revoke["width"] <= 390
+    shot(page, "account-narrow")
+    page.goto(base + "/models/iris-tree/")
+    shot(page, "model-registry-narrow")
     page.set_viewport_size({"width": 1280, "height": 900})
 
     # delete the deployment, then the model
@@ -204,6 +333,8 @@ def test_the_whole_journey(browser_page, live_server, model_files, worker, tmp_p
     page.wait_for_url(re.compile(r"/models/$"))
     assert "iris-tree" not in page.locator("table").inner_text()
     assert violations == []
+    assert [url for url in missing if "favicon" in url] == []
+    assert page.request.get(base + "/favicon.ico").ok
 
 
 def test_another_user_is_refused(browser, live_server, model_files):

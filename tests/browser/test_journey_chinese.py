@@ -87,8 +87,16 @@ def test_the_journey_in_chinese(chinese_page, live_server, model_files, worker, 
     assert page.locator("#model-type").inner_text() == "分类"
     assert "TreeModel" in page.locator("#algorithm").inner_text()
     shots(page, "model-detail")
+    # tags in Chinese: saved from the model's page, then a filter of the list
+    page.get_by_role("main").get_by_role("link", name="标签", exact=True).click()
+    page.fill("#id_tags", "team: 花卉")
+    page.get_by_role("button", name="保存标签").click()
+    page.wait_for_url(re.compile(r"/models/iris-tree/$"))
+    assert "标签已保存。" in page.content()
     page.goto(base + "/models/")
     shots(page, "models")
+    page.locator(".tag-badge").first.click()
+    assert "带有标签" in page.locator("#tag-filter").inner_text()
 
     # test it with the form, then a bad value: the message names the field in Chinese
     page.goto(base + "/models/iris-tree/test/")
