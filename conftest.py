@@ -3,6 +3,7 @@ clients authenticated by token, and model files trained once per session."""
 
 import json
 import os
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -68,6 +69,25 @@ def fresh_caches(isolated_data_dir):
         cache.clear()
     yield
     client.stop(prefix=client.namespace())  # this test's runners (their keys start with its data dir's)
+
+
+@pytest.fixture(scope="session")
+def compiled_translations():
+    """The .mo files `make` compiles at install, compiled here too when pytest runs on its own
+    (a missing or older .mo would show English where a test expects Chinese)."""
+    compiled = False
+    for po in sorted(Path(__file__).parent.glob("locale/*/LC_MESSAGES/*.po")):
+        mo = po.with_suffix(".mo")
+        with FileLock(str(po) + ".lock"):
+            if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+                subprocess.run(["msgfmt", "--check-format", "-o", str(mo), str(po)], check=True)
+                compiled = True
+    if compiled:
+        from django.utils.translation import trans_real
+
+        trans_real._translations.clear()  # catalogs read before the compile are read again
+        trans_real._default = None
+    yield
 
 
 @pytest.fixture

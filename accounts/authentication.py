@@ -6,6 +6,7 @@ with REDIS_URL on every other node too (within CHANGES_REDIS_CHECK_SECONDS)."""
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
@@ -16,7 +17,7 @@ from mlserve.ttl_cache import TtlCache, announce_change
 KEYWORDS = (b"token", b"bearer")
 # Keys with this prefix belong to one deployment; deployments.authentication checks them.
 DEPLOYMENT_KEY_PREFIX = "mlsd_"
-INVALID_TOKEN = "Invalid or revoked token: create a new one on your account page."
+INVALID_TOKEN = _("Invalid or revoked token: create a new one on your account page.")
 
 _tokens = TtlCache()
 
@@ -31,11 +32,11 @@ def parse_authorization(header: bytes) -> str | None:
     if not parts or parts[0].lower() not in KEYWORDS:
         return None
     if len(parts) != 2:
-        raise exceptions.AuthenticationFailed("Malformed Authorization header: send 'Authorization: Token <key>'.")
+        raise exceptions.AuthenticationFailed(_("Malformed Authorization header: send 'Authorization: Token <key>'."))
     try:
         return parts[1].decode()
     except UnicodeDecodeError:
-        raise exceptions.AuthenticationFailed("The token contains characters that are not allowed.") from None
+        raise exceptions.AuthenticationFailed(_("The token contains characters that are not allowed.")) from None
 
 
 def token_for_key(key: str) -> ApiToken | None:

@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import ApiToken, Invite, User, hash_key
 from mlserve.errors import ApplicationError, Conflict, NameTaken
@@ -24,13 +25,15 @@ def token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
     """Create a named token; returns it with the plain key, which is never stored."""
     name = checked_text(name.strip(), field="name", limit=NAME_MAX_CHARS)
     if not name:
-        raise ApplicationError("A token needs a name, e.g. 'laptop' or 'nightly-job'.", code="invalid_request")
+        raise ApplicationError(_("A token needs a name, e.g. 'laptop' or 'nightly-job'."), code="invalid_request")
     key = new_key(TOKEN_PREFIX)
     try:
         with transaction.atomic():
             token = ApiToken.objects.create(user=user, name=name, key_hash=hash_key(key), prefix=key[:8])
     except IntegrityError:
-        raise NameTaken(f"You already have a token named {name!r}; pick another name or revoke that one.") from None
+        raise NameTaken(
+            _("You already have a token named '%(name)s'; pick another name or revoke that one.") % {"name": name}
+        ) from None
     return token, key
 
 
@@ -66,7 +69,7 @@ def user_signup(*, form, invite: Invite | None = None) -> User:
             taken = Invite.objects.filter(pk=invite.pk, used__isnull=True, expires__gt=now).update(used_by=user, used=now)
             if not taken:
                 raise ApplicationError(
-                    "This invitation has just been used or has expired; ask for a new one.", code="invite_invalid"
+                    _("This invitation has just been used or has expired; ask for a new one."), code="invite_invalid"
                 )
     return user
 
@@ -77,7 +80,7 @@ def invite_create(*, created_by: User, note: str = "", days: int | None = None) 
     note = checked_text((note or "").strip(), field="note", limit=INVITE_NOTE_MAX_CHARS)
     days = settings.MLSERVE_INVITE_DAYS if days is None else days
     if not 1 <= days <= 365:
-        raise ApplicationError("An invitation is valid for 1 to 365 days.", code="invalid_request")
+        raise ApplicationError(_("An invitation is valid for 1 to 365 days."), code="invalid_request")
     secret = secrets.token_urlsafe(32)
     invite = Invite.objects.create(
         token_hash=hash_key(secret), note=note, created_by=created_by, expires=timezone.now() + timedelta(days=days)
@@ -87,5 +90,5 @@ def invite_create(*, created_by: User, note: str = "", days: int | None = None) 
 
 def invite_revoke(*, invite: Invite) -> None:
     if invite.used:
-        raise Conflict("This invitation has been used already; there is nothing to revoke.", code="invite_used")
+        raise Conflict(_("This invitation has been used already; there is nothing to revoke."), code="invite_used")
     invite.delete()

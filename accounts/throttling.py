@@ -8,6 +8,7 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
+from django.utils.translation import gettext as _
 from rest_framework.throttling import BaseThrottle
 
 from mlserve.errors import ApplicationError
@@ -44,8 +45,8 @@ def check_token_rate(credential) -> None:
         count = 1
     if count > limit:
         raise Throttled(
-            f"This token made more than {limit} requests in {period} s (MLSERVE_TOKEN_RATE); slow down, "
-            "or send many rows per request.",
+            _("This token made more than %(limit)s requests in %(period)s s (MLSERVE_TOKEN_RATE); slow down, or send many rows per request.")
+            % {"limit": limit, "period": period},
             details={"retry_after_seconds": period - int(time.time()) % period},
         )
 

@@ -7,6 +7,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
@@ -33,7 +35,7 @@ def signup(request):
             form.add_error(None, exc.message)
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            messages.success(request, f"Welcome, {user.username}! Upload your first model to get started.")
+            messages.success(request, _("Welcome, %(username)s! Upload your first model to get started.") % {"username": user.username})
             return redirect("models_registry:list")
     return render(request, "accounts/signup.html", {"form": form, "invite": invite})
 
@@ -57,7 +59,7 @@ def invites(request):
     new_link = None
     if request.method == "POST" and form.is_valid():
         try:
-            _, secret = services.invite_create(
+            _invite, secret = services.invite_create(
                 created_by=request.user, note=form.cleaned_data["note"], days=form.cleaned_data["days"]
             )
         except ApplicationError as exc:
@@ -65,7 +67,15 @@ def invites(request):
         else:
             new_link = request.build_absolute_uri(reverse("accounts:signup") + f"?invite={secret}")
             days = form.cleaned_data["days"]
-            messages.success(request, f"Invitation created, valid for {days} day{'s' if days != 1 else ''}. Copy the link now: it is shown once.")
+            messages.success(
+                request,
+                ngettext(
+                    "Invitation created, valid for %(days)d day. Copy the link now: it is shown once.",
+                    "Invitation created, valid for %(days)d days. Copy the link now: it is shown once.",
+                    days,
+                )
+                % {"days": days},
+            )
             form = InviteCreateForm(initial={"days": settings.MLSERVE_INVITE_DAYS})
     context = {"form": form, "new_link": new_link, "invites": selectors.invite_list(), "mode": settings.MLSERVE_REGISTRATION}
     return render(request, "accounts/invites.html", context)
@@ -79,7 +89,7 @@ def invite_revoke(request, invite_id: int):
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, "Invitation revoked: its link no longer works.")
+        messages.success(request, _("Invitation revoked: its link no longer works."))
     return redirect("accounts:invites")
 
 
@@ -93,7 +103,7 @@ def account(request):
         except ApplicationError as exc:
             form.add_error("name", exc.message)
         else:
-            messages.success(request, f"Token {token.name!r} created. Copy it now: it will not be shown again.")
+            messages.success(request, _("Token '%(name)s' created. Copy it now: it will not be shown again.") % {"name": token.name})
             form = TokenCreateForm()
     context = {"form": form, "new_key": new_key, "tokens": selectors.token_list_for_user(request.user)}
     return render(request, "accounts/account.html", context)
@@ -104,5 +114,5 @@ def account(request):
 def token_revoke(request, token_id: int):
     token = selectors.token_get_for_user(request.user, token_id)
     services.token_revoke(token=token)
-    messages.success(request, f"Token {token.name!r} revoked: programs using it now get 401.")
+    messages.success(request, _("Token '%(name)s' revoked: programs using it now get 401.") % {"name": token.name})
     return redirect("accounts:account")

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from deployments import services
 from deployments.models import (
@@ -29,12 +30,12 @@ class DeploymentAdmin(admin.ModelAdmin):
     inlines = [DeploymentKeyInline]
     actions = ["pause", "start"]
 
-    @admin.action(description="Pause selected deployments")
+    @admin.action(description=_("Pause selected deployments"))
     def pause(self, request, queryset):
         for deployment in queryset:
             services.deployment_pause(deployment=deployment)
 
-    @admin.action(description="Start selected deployments")
+    @admin.action(description=_("Start selected deployments"))
     def start(self, request, queryset):
         for deployment in queryset:
             services.deployment_start(deployment=deployment)
@@ -72,12 +73,12 @@ class PredictionTaskAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description="Cancel selected tasks")
+    @admin.action(description=_("Cancel selected tasks"))
     def cancel(self, request, queryset):
         for task in queryset.exclude(status__in=PredictionTask.FINISHED):
             services.task_cancel(task=task)
 
-    @admin.action(description="Retry selected tasks")
+    @admin.action(description=_("Retry selected tasks"))
     def retry(self, request, queryset):
         for task in queryset.filter(status__in=[PredictionTask.Status.FAILED, PredictionTask.Status.CANCELLED]):
             services.task_retry(task=task)

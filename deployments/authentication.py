@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 
@@ -33,7 +34,7 @@ def forget_key(key: DeploymentKey) -> None:
 def authenticate_deployment_key(key: str):
     found = deployment_key_for(key)
     if found is None:
-        raise exceptions.AuthenticationFailed("Invalid or revoked deployment key.")
+        raise exceptions.AuthenticationFailed(_("Invalid or revoked deployment key."))
     token_touch(found)
     # The request acts for the deployment's owner, limited to that deployment (see permissions).
     return found.deployment.owner, found

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from deployments import delivery, metrics, runners, task_files
 from deployments.models import Deployment, DeploymentScript, PredictionTask
@@ -64,7 +65,9 @@ def task_spec(task: PredictionTask) -> RunnerSpec:
     if task.script_version:
         script = DeploymentScript.objects.filter(deployment_id=task.deployment_id, version=task.script_version).first()
         if script is None:
-            raise ApplicationError(f"Script version {task.script_version} of this deployment no longer exists.", code="script_failed")
+            raise ApplicationError(
+                _("Script version %(version)s of this deployment no longer exists.") % {"version": task.script_version}, code="script_failed"
+            )
     spec = runners.spec_for(deployment, version=version, script=script)
     spec.timeout = max(spec.timeout, settings.MLSERVE_TASK_CHUNK_TIMEOUT_SECONDS)
     return client.bind(spec)
@@ -98,7 +101,7 @@ def check_input(task: PredictionTask) -> int | None:
     if task.input_name == JSON_INPUT:
         body = _json_request(task, task_spec(task))[0]
         return parse_json_body(body, version.input_fields, prediction.image_config(version)).batch.n_rows
-    for _ in _chunks(task, version, CHECK_ROWS):
+    for _chunk in _chunks(task, version, CHECK_ROWS):
         break
     return files.count_rows(task_files.input_path(task), task.input_name, _sampling(task), version.input_fields)
 

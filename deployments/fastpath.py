@@ -20,6 +20,9 @@ from django.conf import settings
 from django.db import connections
 from django.http import Http404
 from django.http.request import split_domain_port, validate_host
+from django.utils import translation
+from django.utils.translation import get_supported_language_variant, gettext
+from django.utils.translation.trans_real import parse_accept_lang_header
 from rest_framework.exceptions import APIException, NotFound
 
 from deployments import selectors, serving
@@ -76,7 +79,7 @@ def _body(environ) -> bytes:
     if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
         from mlserve.errors import TooLarge
 
-        raise TooLarge("The request body is larger than this server accepts; send a smaller body or a file.")
+        raise TooLarge(gettext("The request body is larger than this server accepts; send a smaller body or a file."))
     return environ["wsgi.input"].read(length) if length else b""
 
 
@@ -124,6 +127,21 @@ def _database_upkeep() -> None:
             connection.close_if_unusable_or_obsolete()
 
 
+def _language(environ) -> str:
+    """The caller's language for error messages, chosen from Accept-Language as LocaleMiddleware
+    would; always returned, because a worker thread keeps the language of its last page."""
+    header = environ.get("HTTP_ACCEPT_LANGUAGE")
+    if header:
+        for code, _quality in parse_accept_lang_header(header):
+            if code == "*":
+                break
+            try:
+                return get_supported_language_variant(code)
+            except LookupError:
+                continue
+    return settings.LANGUAGE_CODE
+
+
 class _Unhandled(Exception):
     """Not ours after all (e.g. another auth scheme): Django takes it."""
 
@@ -138,7 +156,8 @@ class FastPredict:
             return self.django_app(environ, start_response)
         _database_upkeep()
         try:
-            answered = self._answer(*route, environ)
+            with translation.override(_language(environ)):
+                answered = self._answer(*route, environ)
         finally:
             _database_upkeep()
         if answered is None:
@@ -177,4 +196,4 @@ class FastPredict:
                 log.warning("%s call for deployment %s: %s (%s)", door, name, error.message, exc)
                 return FastPredict._error_answer(door, error)
             log.exception("%s call failed for deployment %s", door, name)
-            return 500, JSON_HEADERS, _error(door, "server_error", "The server failed to handle this request; the error has been logged.")
+            return 500, JSON_HEADERS, _error(door, "server_error", gettext("The server failed to handle this request; the error has been logged."))

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
+from django.utils.translation import gettext as _
 from django_redis import get_redis_connection
 
 from mlserve.errors import ApplicationError
@@ -62,8 +63,8 @@ class RequestTimeout(ApplicationError):
 
 def _busy(deployment) -> TooManyRequests:
     return TooManyRequests(
-        f"Deployment {deployment.name!r} is already serving {deployment.max_concurrency} requests "
-        "(its max_concurrency); retry in a moment.",
+        _("Deployment '%(name)s' is already serving %(count)s requests (its max_concurrency); retry in a moment.")
+        % {"name": deployment.name, "count": deployment.max_concurrency},
         details={"max_concurrency": deployment.max_concurrency, "retry_after_seconds": 1},
     )
 
@@ -145,10 +146,9 @@ def time_limit(deployment):
     an exception raised by the timer while Python runs a garbage-collector
     callback or a __del__ is swallowed by the interpreter, so the work goes on."""
     seconds = deployment.timeout_seconds
-    message = (
-        f"The request took longer than this deployment's {seconds:g} s timeout; send fewer rows, "
-        "or submit a queued task."
-    )
+    message = _("The request took longer than this deployment's %(seconds)s s timeout; send fewer rows, or submit a queued task.") % {
+        "seconds": f"{seconds:g}"
+    }
     started = time.monotonic()
     use_timer = threading.current_thread() is threading.main_thread()
     if use_timer:

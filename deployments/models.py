@@ -13,10 +13,10 @@ class Deployment(models.Model):
     """A model version served under a name: sync predictions, queued tasks, OIP."""
 
     class Status(models.TextChoices):
-        RUNNING = "running", "Running"
-        PAUSED = "paused", "Paused"
+        RUNNING = "running", _("Running")
+        PAUSED = "paused", _("Paused")
         # Its runner crashed MLSERVE_RUNNER_MAX_CRASHES times in a row; starting it again retries.
-        FAILED = "failed", "Failed"
+        FAILED = "failed", _("Failed")
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="deployments")
     name = models.CharField(max_length=100, validators=[NAME_VALIDATOR])
@@ -130,11 +130,11 @@ class PredictionTask(models.Model):
     """A queued prediction job: the row is the truth about the job, whatever the queue does."""
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
 
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 

@@ -9,6 +9,7 @@ import struct
 
 import numpy as np
 import orjson
+from django.utils.translation import gettext as _
 
 from mlserve.errors import InvalidInput
 from models_registry.inputs import ParsedInput, batch_from_columns, loads_json, numeric_matrix_batch
@@ -74,11 +75,11 @@ def _bytes_elements(raw: bytes) -> list[str]:
     items, offset = [], 0
     while offset < len(raw):
         if offset + 4 > len(raw):
-            raise InvalidInput("A BYTES tensor's binary data is truncated.")
+            raise InvalidInput(_("A BYTES tensor's binary data is truncated."))
         (length,) = struct.unpack_from("<I", raw, offset)
         offset += 4
         if offset + length > len(raw):
-            raise InvalidInput("A BYTES tensor's binary data is truncated.")
+            raise InvalidInput(_("A BYTES tensor's binary data is truncated."))
         items.append(raw[offset : offset + length].decode("utf-8", errors="replace"))
         offset += length
     return items
@@ -95,59 +96,69 @@ def parse_request(body: bytes, header_length: str | None) -> tuple[dict, dict[st
     try:
         json_size = int(header_length) if header_length else len(body)
     except ValueError:
-        raise InvalidInput("Inference-Header-Content-Length must be a number of bytes.", code="malformed_request") from None
+        raise InvalidInput(_("Inference-Header-Content-Length must be a number of bytes."), code="malformed_request") from None
     if not 0 <= json_size <= len(body):
-        raise InvalidInput("Inference-Header-Content-Length is larger than the body.", code="malformed_request")
+        raise InvalidInput(_("Inference-Header-Content-Length is larger than the body."), code="malformed_request")
     header = loads_json(body[:json_size])
     if not isinstance(header, dict) or not isinstance(header.get("inputs"), list) or not header["inputs"]:
-        raise InvalidInput('An inference request needs "inputs": [{"name", "shape", "datatype", "data"}, ...].')
+        raise InvalidInput(_('An inference request needs "inputs": [{"name", "shape", "datatype", "data"}, ...].'))
     binary = body[json_size:]
     offset = 0
     arrays = {}
     for item in header["inputs"]:
         if not isinstance(item, dict) or not {"name", "shape", "datatype"} <= set(item):
-            raise InvalidInput('Each input needs "name", "shape" and "datatype".')
+            raise InvalidInput(_('Each input needs "name", "shape" and "datatype".'))
         name, datatype = item["name"], item["datatype"]
         if datatype not in DATATYPES:
-            raise InvalidInput(f"Input {name!r}: unknown datatype {datatype!r}; use one of {', '.join(DATATYPES)}.")
+            raise InvalidInput(
+                _("Input '%(name)s': unknown datatype %(datatype)s; use one of %(known)s.")
+                % {"name": name, "datatype": repr(datatype), "known": ", ".join(DATATYPES)}
+            )
         try:
             shape = [int(d) for d in item["shape"]]
         except (TypeError, ValueError):
-            raise InvalidInput(f"Input {name!r}: shape must be a list of integers.") from None
+            raise InvalidInput(_("Input '%(name)s': shape must be a list of integers.") % {"name": name}) from None
         parameters = item.get("parameters") or {}
         if not isinstance(parameters, dict):
-            raise InvalidInput(f"Input {name!r}: parameters must be an object.")
+            raise InvalidInput(_("Input '%(name)s': parameters must be an object.") % {"name": name})
         size = parameters.get("binary_data_size")
         if size is not None:
             try:
                 size = int(size)
             except (TypeError, ValueError):
-                raise InvalidInput(f"Input {name!r}: binary_data_size must be a number of bytes.") from None
+                raise InvalidInput(_("Input '%(name)s': binary_data_size must be a number of bytes.") % {"name": name}) from None
             raw = binary[offset : offset + size]
             offset += size
             if len(raw) != size:
-                raise InvalidInput(f"Input {name!r}: the binary data is shorter than binary_data_size.")
+                raise InvalidInput(_("Input '%(name)s': the binary data is shorter than binary_data_size.") % {"name": name})
             itemsize = np.dtype(DATATYPES[datatype]).itemsize
             if datatype != "BYTES" and size % itemsize:
                 raise InvalidInput(
-                    f"Input {name!r}: the data does not fit shape {shape} and datatype {datatype} "
-                    f"({size} bytes is not a whole number of {itemsize}-byte elements)."
+                    _(
+                        "Input '%(name)s': the data does not fit shape %(shape)s and datatype %(datatype)s "
+                        "(%(size)s bytes is not a whole number of %(itemsize)s-byte elements)."
+                    )
+                    % {"name": name, "shape": shape, "datatype": datatype, "size": size, "itemsize": itemsize}
                 )
             data = _bytes_elements(raw) if datatype == "BYTES" else np.frombuffer(raw, dtype=DATATYPES[datatype])
         elif "data" in item:
             data = item["data"]
         else:
-            raise InvalidInput(f"Input {name!r} has no data.")
+            raise InvalidInput(_("Input '%(name)s' has no data.") % {"name": name})
         try:
             array = np.array(data, dtype=object if datatype == "BYTES" else DATATYPES[datatype]).reshape(shape)
         except OverflowError:  # e.g. 1000 as INT8: numpy refuses to wrap it around
             raise InvalidInput(
-                f"Input {name!r}: a value is outside what {datatype} holds ({datatype_range(datatype)}).",
+                _("Input '%(name)s': a value is outside what %(datatype)s holds (%(range)s).")
+                % {"name": name, "datatype": datatype, "range": datatype_range(datatype)},
                 code="value_out_of_range",
                 details={"input": name, "datatype": datatype},
             ) from None
         except (TypeError, ValueError) as exc:
-            raise InvalidInput(f"Input {name!r}: the data does not fit shape {shape} and datatype {datatype} ({exc}).") from None
+            raise InvalidInput(
+                _("Input '%(name)s': the data does not fit shape %(shape)s and datatype %(datatype)s (%(error)s).")
+                % {"name": name, "shape": shape, "datatype": datatype, "error": exc}
+            ) from None
         arrays[name] = array
     return header, arrays
 
@@ -164,14 +175,14 @@ def to_columns(arrays: dict[str, np.ndarray], fields: list[Field]) -> tuple[dict
                 continue
             if array.ndim > 2 or (array.ndim == 2 and array.shape[1] != 1):
                 raise InvalidInput(
-                    f"Input {name!r} has shape {list(array.shape)}; the field {name} takes one value per row: "
-                    "shape [N] or [N, 1].",
+                    _("Input '%(name)s' has shape %(shape)s; the field %(field)s takes one value per row: shape [N] or [N, 1].")
+                    % {"name": name, "shape": list(array.shape), "field": name},
                     details={"input": name, "shape": list(array.shape)},
                 )
             columns[name] = array.reshape(-1)
         counts = {len(c) for c in columns.values()}
         if len(counts) != 1:
-            raise InvalidInput(f"Inputs have different numbers of rows: {sorted(counts)}.")
+            raise InvalidInput(_("Inputs have different numbers of rows: %(counts)s.") % {"counts": sorted(counts)})
         return columns, counts.pop()
     scalar = [f for f in fields if not f.is_tensor]
     if len(arrays) == 1 and len(scalar) == len(fields):
@@ -179,11 +190,16 @@ def to_columns(arrays: dict[str, np.ndarray], fields: list[Field]) -> tuple[dict
         if array.ndim == 2 and array.shape[1] == len(fields):
             return {f.name: array[:, i] for i, f in enumerate(fields)}, array.shape[0]
         raise InvalidInput(
-            f"Input {name!r} has shape {list(array.shape)}; this model takes one input per field "
-            f"({', '.join(by_name)}) or one [N, {len(fields)}] tensor with the fields in that order."
+            _(
+                "Input '%(name)s' has shape %(shape)s; this model takes one input per field "
+                "(%(fields)s) or one [N, %(count)s] tensor with the fields in that order."
+            )
+            % {"name": name, "shape": list(array.shape), "fields": ", ".join(by_name), "count": len(fields)}
         )
     unknown = sorted(set(arrays) - set(by_name))
-    raise InvalidInput(f"Unknown input(s) {', '.join(unknown)}; the model's inputs are {', '.join(by_name)}.")
+    raise InvalidInput(
+        _("Unknown input(s) %(unknown)s; the model's inputs are %(inputs)s.") % {"unknown": ", ".join(unknown), "inputs": ", ".join(by_name)}
+    )
 
 
 def _tensor_batch(arrays: dict[str, np.ndarray], fields: list[Field]) -> ParsedInput | None:
@@ -249,7 +265,10 @@ def build_response(header: dict, tensors: list[dict], deployment) -> tuple[bytes
         wanted = {o.get("name"): o for o in requested if isinstance(o, dict)}
         missing = sorted(set(wanted) - {t["name"] for t in tensors})
         if missing:
-            raise InvalidInput(f"Unknown output(s) {', '.join(missing)}; available: {', '.join(t['name'] for t in tensors)}.")
+            raise InvalidInput(
+                _("Unknown output(s) %(unknown)s; available: %(outputs)s.")
+                % {"unknown": ", ".join(missing), "outputs": ", ".join(t["name"] for t in tensors)}
+            )
         tensors = [t for t in tensors if t["name"] in wanted]
         binary_names = {n for n, o in wanted.items() if (o.get("parameters") or {}).get("binary_data")}
     else:

@@ -6,6 +6,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from deployments.models import Deployment, DeploymentKey, PredictionTask
@@ -62,7 +63,7 @@ def forget_deployment(deployment: Deployment) -> None:
 def check_key_scope(auth, deployment: Deployment) -> None:
     if isinstance(auth, DeploymentKey) and auth.deployment_id != deployment.pk:
         raise NotAllowed(
-            f"This key belongs to deployment {auth.deployment.name!r} and cannot call {deployment.name!r}.",
+            _("This key belongs to deployment '%(own)s' and cannot call '%(name)s'.") % {"own": auth.deployment.name, "name": deployment.name},
             code="wrong_deployment_key",
         )
 
@@ -70,7 +71,10 @@ def check_key_scope(auth, deployment: Deployment) -> None:
 def check_served_version(deployment: Deployment, version: str | None) -> None:
     """An OIP path may name the version: it must be the one the deployment serves."""
     if version not in (None, "") and str(version) != str(deployment.model_version.number):
-        raise NotFound(f"Deployment {deployment.name!r} serves version {deployment.model_version.number}, not {version}.")
+        raise NotFound(
+            _("Deployment '%(name)s' serves version %(number)s, not %(version)s.")
+            % {"name": deployment.name, "number": deployment.model_version.number, "version": version}
+        )
 
 
 def deployment_for_request(request, name: str) -> Deployment:
@@ -99,7 +103,7 @@ def task_get_for_user(user: User, task_id) -> PredictionTask:
             pk=task_id, owner=user
         )
     except (PredictionTask.DoesNotExist, ValueError, TypeError, ValidationError):
-        raise Http404("No such task.") from None
+        raise Http404(_("No such task.")) from None
 
 
 def request_key(request) -> DeploymentKey | None:
@@ -113,7 +117,7 @@ def task_for_request(request, task_id) -> PredictionTask:
     task = task_get_for_user(request.user, task_id)
     key = request_key(request)
     if key is not None and task.deployment_key_id != key.pk:
-        raise Http404("No such task.")
+        raise Http404(_("No such task."))
     return task
 
 

@@ -41,7 +41,7 @@ def _clean(deployment: Deployment, fields: list[str] | None = None) -> None:
     except ValidationError as exc:
         errors = {name: " ".join(messages) for name, messages in exc.message_dict.items()}
         raise ApplicationError(
-            "Invalid deployment settings: " + "; ".join(f"{k}: {v}" for k, v in errors.items()),
+            _("Invalid deployment settings: %(errors)s") % {"errors": "; ".join(f"{k}: {v}" for k, v in errors.items())},
             code="invalid_request",
             details={"fields": errors},
         ) from None
@@ -57,8 +57,11 @@ def check_memory_budget(deployment: Deployment, version: ModelVersion) -> None:
     budget = deployment.memory_limit_mb * 1024 * 1024
     if needed > budget:
         raise ApplicationError(
-            f"{version.model.name} v{version.number} needs about {needed / 1048576:.1f} MB once loaded; "
-            f"this deployment's memory budget is {deployment.memory_limit_mb} MB. Raise memory_limit_mb, or deploy a smaller model.",
+            _(
+                "%(model)s v%(number)s needs about %(needed)s MB once loaded; "
+                "this deployment's memory budget is %(budget)s MB. Raise memory_limit_mb, or deploy a smaller model."
+            )
+            % {"model": version.model.name, "number": version.number, "needed": f"{needed / 1048576:.1f}", "budget": deployment.memory_limit_mb},
             code="memory_budget_exceeded",
             details={"needed_bytes": needed, "budget_bytes": budget},
         )
@@ -79,7 +82,7 @@ def deployment_create(
     name = validate_model_name(name)
     description = checked_text(description, field="description", limit=DESCRIPTION_MAX_CHARS)
     if Deployment.objects.filter(owner=owner, name=name).exists():
-        raise NameTaken(f"You already have a deployment named {name!r}; choose another name.")
+        raise NameTaken(_("You already have a deployment named '%(name)s'; choose another name.") % {"name": name})
     alias = alias_get(owner=owner, model=model, name=follow_alias) if follow_alias else None
     if alias is not None and version_number is not None and version_number != alias.version.number:
         raise ApplicationError(
@@ -91,7 +94,7 @@ def deployment_create(
     deployment = Deployment(owner=owner, name=name, description=description, model_version=version, alias=alias)
     for key, value in limits.items():
         if key not in LIMIT_FIELDS:
-            raise ApplicationError(f"Unknown setting {key!r}.", code="invalid_request")
+            raise ApplicationError(_("Unknown setting '%(key)s'.") % {"key": key}, code="invalid_request")
         if value is not None:
             setattr(deployment, key, value)
     _clean(deployment, ["name", "description", *LIMIT_FIELDS])
@@ -102,7 +105,7 @@ def deployment_create(
             deployment.save()
             runners.start(deployment)  # the model loads now: one that cannot is refused, and nothing is kept
     except IntegrityError:
-        raise NameTaken(f"You already have a deployment named {name!r}; choose another name.") from None
+        raise NameTaken(_("You already have a deployment named '%(name)s'; choose another name.") % {"name": name}) from None
     log.info("deployment %s created for %s v%s", name, model.name, version.number)
     return deployment
 
@@ -127,7 +130,7 @@ def deployment_update(
     changed = []
     for key, value in limits.items():
         if key not in LIMIT_FIELDS:
-            raise ApplicationError(f"Unknown setting {key!r}.", code="invalid_request")
+            raise ApplicationError(_("Unknown setting '%(key)s'.") % {"key": key}, code="invalid_request")
         if value is not None or key in NULLABLE_FIELDS:
             setattr(deployment, key, value)
             changed.append(key)
@@ -204,13 +207,16 @@ def deployment_delete(*, deployment: Deployment) -> None:
 def ensure_serving(deployment: Deployment) -> None:
     if deployment.status == Deployment.Status.FAILED:
         raise Unavailable(
-            f"Deployment {deployment.name!r} has failed: {deployment.failure_reason} "
-            "Start it again to retry (after fixing the cause: memory, the model file, the script).",
+            _(
+                "Deployment '%(name)s' has failed: %(reason)s "
+                "Start it again to retry (after fixing the cause: memory, the model file, the script)."
+            )
+            % {"name": deployment.name, "reason": deployment.failure_reason},
             code="deployment_failed",
         )
     if not deployment.is_running:
         raise Unavailable(
-            f"Deployment {deployment.name!r} is paused. Start it to serve requests; queued tasks will then run.",
+            _("Deployment '%(name)s' is paused. Start it to serve requests; queued tasks will then run.") % {"name": deployment.name},
             code="deployment_paused",
         )
 
@@ -221,13 +227,13 @@ def ensure_serving(deployment: Deployment) -> None:
 def key_create(*, deployment: Deployment, name: str) -> tuple[DeploymentKey, str]:
     name = checked_text((name or "").strip(), field="name", limit=NAME_MAX_CHARS)
     if not name:
-        raise ApplicationError("A key needs a name, e.g. the partner who will use it.", code="invalid_request")
+        raise ApplicationError(_("A key needs a name, e.g. the partner who will use it."), code="invalid_request")
     plain = new_key(KEY_PREFIX)
     try:
         with transaction.atomic():
             key = DeploymentKey.objects.create(deployment=deployment, name=name, key_hash=hash_key(plain), prefix=plain[:9])
     except IntegrityError:
-        raise NameTaken(f"This deployment already has a key named {name!r}.") from None
+        raise NameTaken(_("This deployment already has a key named '%(name)s'.") % {"name": name}) from None
     return key, plain
 
 
@@ -253,7 +259,7 @@ def enqueue(task_id) -> None:
             raise
         PredictionTask.objects.filter(pk=task_id, status=PredictionTask.Status.QUEUED).update(
             status=PredictionTask.Status.FAILED, finished=timezone.now(),
-            error="The task could not be queued: the queue (Redis) cannot be reached. Retry it once it is back.",
+            error=_("The task could not be queued: the queue (Redis) cannot be reached. Retry it once it is back."),
         )
         raise unavailable from exc
 
@@ -276,7 +282,7 @@ def _store_input(task: PredictionTask, *, data=None, upload=None, limit: int) ->
             size += len(chunk)
             if size > limit:
                 raise TooLarge(
-                    f"The file is over this deployment's batch file limit of {limit / 1e6:.1f} MB.",
+                    _("The file is over this deployment's batch file limit of %(limit)s MB.") % {"limit": f"{limit / 1e6:.1f}"},
                     code="file_too_large",
                     details={"limit": limit},
                 )
@@ -299,12 +305,13 @@ def task_submit(
     declared = getattr(upload, "size", None)
     if declared is not None and declared > limit:
         raise TooLarge(
-            f"The file is {declared / 1e6:.1f} MB, over this deployment's batch file limit of {limit / 1e6:.1f} MB.",
+            _("The file is %(size)s MB, over this deployment's batch file limit of %(limit)s MB.")
+            % {"size": f"{declared / 1e6:.1f}", "limit": f"{limit / 1e6:.1f}"},
             code="file_too_large",
             details={"size": declared, "limit": limit},
         )
     if upload is None and data is None:
-        raise ApplicationError('Send JSON rows (e.g. {"inputs": [...]}) or a multipart "file".', code="empty_input")
+        raise ApplicationError(_('Send JSON rows (e.g. {"inputs": [...]}) or a multipart "file".'), code="empty_input")
     task = PredictionTask(
         deployment=deployment,
         owner=deployment.owner,
@@ -329,7 +336,9 @@ def task_submit(
 
 def task_cancel(*, task: PredictionTask) -> PredictionTask:
     if task.is_finished:
-        raise Conflict(f"Task {task.id} has already {task.status}; there is nothing to cancel.", code="task_finished")
+        raise Conflict(
+            _("Task %(id)s has already %(status)s; there is nothing to cancel.") % {"id": task.id, "status": task.status}, code="task_finished"
+        )
     updated = PredictionTask.objects.filter(pk=task.pk, status__in=[PredictionTask.Status.QUEUED, PredictionTask.Status.RUNNING]).update(
         status=PredictionTask.Status.CANCELLED, finished=timezone.now(), error="Cancelled by the user."
     )
@@ -367,9 +376,12 @@ def task_retry(*, task: PredictionTask) -> PredictionTask:
         task.refresh_from_db()
         return task
     if task.status not in (PredictionTask.Status.FAILED, PredictionTask.Status.CANCELLED):
-        raise Conflict(f"Only failed, cancelled or stuck tasks can be retried; this one is {task.status}.", code="task_not_retryable")
+        raise Conflict(
+            _("Only failed, cancelled or stuck tasks can be retried; this one is %(status)s.") % {"status": task.status},
+            code="task_not_retryable",
+        )
     if not task_files.input_exists(task):
-        raise Conflict("The task's input file is gone (expired), so it cannot be retried; submit it again.", code="input_gone")
+        raise Conflict(_("The task's input file is gone (expired), so it cannot be retried; submit it again."), code="input_gone")
     ensure_serving(task.deployment)
     with transaction.atomic():
         PredictionTask.objects.filter(pk=task.pk).update(
@@ -394,7 +406,7 @@ def task_retry(*, task: PredictionTask) -> PredictionTask:
 
 def task_delete(*, task: PredictionTask) -> None:
     if task.status == PredictionTask.Status.RUNNING:
-        raise Conflict("The task is running; cancel it before deleting it.", code="task_running")
+        raise Conflict(_("The task is running; cancel it before deleting it."), code="task_running")
     task_id = task.id
     with transaction.atomic():
         task.delete()
@@ -426,7 +438,7 @@ def script_save(*, deployment: Deployment, source: str, user: User) -> Deploymen
     source = check_script(user, source)
     functions = scripts.functions_of(deployment.model_version, source)
     if not functions:
-        raise ApplicationError("The script defines neither preprocess(request) nor postprocess(rows, outputs).", code="invalid_request")
+        raise ApplicationError(_("The script defines neither preprocess(request) nor postprocess(rows, outputs)."), code="invalid_request")
     with transaction.atomic():
         Deployment.objects.select_for_update().filter(pk=deployment.pk).first()
         last = deployment.scripts.order_by("-version").values_list("version", flat=True).first() or 0

@@ -4,12 +4,14 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import gettext
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from deployments import api_panel, batch, charts, metrics, selectors, services, serving, task_files
@@ -59,7 +61,7 @@ def deployment_create(request):
             field = "alias" if exc.code == "alias_not_found" else field
             form.add_error(field, exc.message)
         else:
-            messages.success(request, f"Deployment {deployment.name!r} is running.")
+            messages.success(request, _("Deployment '%(name)s' is running.") % {"name": deployment.name})
             return redirect(deployment)
     return render(request, "deployments/create.html", {"form": form, "has_models": bool(models)})
 
@@ -93,20 +95,20 @@ def _do(request, name: str, action, success: str):
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, success.format(name=deployment.name))
+        messages.success(request, success % {"name": deployment.name})
     return redirect(deployment)
 
 
 @login_required
 @require_POST
 def deployment_start(request, name: str):
-    return _do(request, name, lambda d: services.deployment_start(deployment=d), "Deployment {name!r} is running.")
+    return _do(request, name, lambda d: services.deployment_start(deployment=d), gettext_lazy("Deployment '%(name)s' is running."))
 
 
 @login_required
 @require_POST
 def deployment_pause(request, name: str):
-    return _do(request, name, lambda d: services.deployment_pause(deployment=d), "Deployment {name!r} is paused: its endpoints answer 503.")
+    return _do(request, name, lambda d: services.deployment_pause(deployment=d), gettext_lazy("Deployment '%(name)s' is paused: its endpoints answer 503."))
 
 
 @login_required
@@ -115,9 +117,9 @@ def deployment_settings(request, name: str):
     deployment = selectors.deployment_get_for_user(request.user, name)
     form = LimitsForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Settings not saved: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+        messages.error(request, _("Settings not saved:") + " " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
         return redirect(deployment)
-    return _do(request, name, lambda d: services.deployment_update(deployment=d, **form.limits()), "Limits saved.")
+    return _do(request, name, lambda d: services.deployment_update(deployment=d, **form.limits()), _("Limits saved."))
 
 
 @login_required
@@ -127,17 +129,17 @@ def deployment_switch_version(request, name: str):
     if "alias" in request.POST:
         alias = request.POST["alias"].strip()
         success = (
-            gettext("Now following alias %(alias)s.") % {"alias": alias} if alias
-            else gettext("No longer following an alias: it stays on this version.")
+            _("Now following alias %(alias)s.") % {"alias": alias} if alias
+            else _("No longer following an alias: it stays on this version.")
         )
         return _do(request, name, lambda d: services.deployment_update(deployment=d, follow_alias=alias), success)
     form = VersionSwitchForm(request.POST, versions=deployment.model_version.model.versions.all())
     if not form.is_valid():
-        messages.error(request, "Choose one of the model's versions.")
+        messages.error(request, _("Choose one of the model's versions."))
         return redirect(deployment)
     number = form.cleaned_data["version"]
     return _do(
-        request, name, lambda d: services.deployment_update(deployment=d, version_number=number), f"Now serving version {number}."
+        request, name, lambda d: services.deployment_update(deployment=d, version_number=number), _("Now serving version %(number)s.") % {"number": number}
     )
 
 
@@ -146,7 +148,7 @@ def deployment_delete(request, name: str):
     deployment = selectors.deployment_get_for_user(request.user, name)
     if request.method == "POST":
         services.deployment_delete(deployment=deployment)
-        messages.success(request, f"Deployment {name!r} deleted with its keys and tasks. The model is still there.")
+        messages.success(request, _("Deployment '%(name)s' deleted with its keys and tasks. The model is still there.") % {"name": name})
         return redirect("deployments:list")
     return render(request, "deployments/delete.html", {"deployment": deployment, "task_count": deployment.tasks.count()})
 
@@ -157,7 +159,7 @@ def key_create(request, name: str):
     deployment = selectors.deployment_get_for_user(request.user, name)
     form = KeyCreateForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "A key needs a name.")
+        messages.error(request, _("A key needs a name."))
         return redirect(deployment)
     try:
         key, plain = services.key_create(deployment=deployment, name=form.cleaned_data["name"])
@@ -166,7 +168,7 @@ def key_create(request, name: str):
     else:
         # Shown once, on the next page only.
         request.session["new_deployment_key"] = {"name": key.name, "key": plain}
-        messages.success(request, f"Key {key.name!r} created. Copy it now: it will not be shown again.")
+        messages.success(request, _("Key '%(name)s' created. Copy it now: it will not be shown again.") % {"name": key.name})
     return redirect(f"{deployment.get_absolute_url()}#api")
 
 
@@ -176,7 +178,7 @@ def key_revoke(request, name: str, key_id: int):
     deployment = selectors.deployment_get_for_user(request.user, name)
     key = selectors.key_get(deployment, key_id)
     services.key_revoke(key=key)
-    messages.success(request, f"Key {key.name!r} revoked.")
+    messages.success(request, _("Key '%(name)s' revoked.") % {"name": key.name})
     return redirect(f"{deployment.get_absolute_url()}#api")
 
 
@@ -199,7 +201,12 @@ def deployment_test(request, name: str):
         except ApplicationError as exc:
             batch_form.add_error("file", exc.message)
         else:
-            messages.success(request, f"Task queued: {task.rows_total or 'unknown'} rows.")
+            messages.success(request, (
+                ngettext("Task queued: %(rows)s row.", "Task queued: %(rows)s rows.", task.rows_total)
+                % {"rows": intcomma(task.rows_total)}
+                if task.rows_total
+                else _("Task queued: unknown rows.")
+            ))
             return redirect(task)
     if context["mode"] == "batch":
         context["mode"] = "form"  # a failed batch file leaves the single-request panel as it was, on its form
@@ -227,11 +234,11 @@ def deployment_script(request, name: str):
                 context["trial"] = {key: json.dumps(value, indent=2) for key, value in trial.items()}
             elif action == "save":
                 script = services.script_save(deployment=deployment, source=context["source"], user=request.user)
-                messages.success(request, f"Script version {script.version} saved; it serves requests now.")
+                messages.success(request, _("Script version %(version)s saved; it serves requests now.") % {"version": script.version})
                 return redirect("deployments:script", name=deployment.name)
             elif action == "remove":
                 services.script_remove(deployment=deployment, user=request.user)
-                messages.success(request, "The deployment no longer uses a script.")
+                messages.success(request, _("The deployment no longer uses a script."))
                 return redirect("deployments:script", name=deployment.name)
         except ApplicationError as exc:
             context["error"] = exc
@@ -250,17 +257,17 @@ def deployment_monitoring(request, name: str):
     metrics.flush()  # what this process holds back
     points = metrics.series(deployment, span=span, step=step)
     labels = [timezone.localtime(p["start"]).strftime("%H:%M") for p in points]
-    step_label = "minute" if step == timedelta(minutes=1) else "15 minutes"
+    step_label = _("minute") if step == timedelta(minutes=1) else _("15 minutes")
     context = _deployment_context(request, deployment, "monitoring")
     context.update(
         {
             "summary": metrics.summary(deployment),
             "window": window if window in WINDOWS else "hour",
-            "calls_chart": charts.bar_chart([p["requests"] for p in points], labels, f"Calls per {step_label}"),
+            "calls_chart": charts.bar_chart([p["requests"] for p in points], labels, _("Calls per %(step)s") % {"step": step_label}),
             "latency_chart": charts.line_chart(
                 {"p50": [p["latency_p50_ms"] for p in points], "p95": [p["latency_p95_ms"] for p in points]},
                 labels,
-                "Latency",
+                _("Latency"),
                 " ms",
             ),
             "step_label": step_label,
@@ -356,13 +363,13 @@ def _task_action(request, task_id, action, success: str):
 @login_required
 @require_POST
 def task_cancel(request, task_id):
-    return _task_action(request, task_id, lambda t: services.task_cancel(task=t), "Task cancelled.")
+    return _task_action(request, task_id, lambda t: services.task_cancel(task=t), _("Task cancelled."))
 
 
 @login_required
 @require_POST
 def task_retry(request, task_id):
-    return _task_action(request, task_id, lambda t: services.task_retry(task=t), "Task queued again.")
+    return _task_action(request, task_id, lambda t: services.task_retry(task=t), _("Task queued again."))
 
 
 @login_required
@@ -374,5 +381,5 @@ def task_delete(request, task_id):
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect(task)
-    messages.success(request, "Task deleted with its files.")
+    messages.success(request, _("Task deleted with its files."))
     return redirect(_next_url(request, reverse("deployments:task_list")))

@@ -5,6 +5,8 @@ import sys
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -56,7 +58,7 @@ def exception_handler(exc, context):
         return Response(error.as_dict(), status=error.status_code, headers={"Retry-After": retry} if retry else None)
     if isinstance(exc, RequestDataTooBig):
         return Response(
-            error_body("too_large", "The request body is larger than this server accepts; send a smaller body or a file."),
+            error_body("too_large", _("The request body is larger than this server accepts; send a smaller body or a file.")),
             status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
         )
     if isinstance(exc, Http404):
@@ -72,7 +74,7 @@ def exception_handler(exc, context):
     if isinstance(exc, exceptions.ValidationError):
         body = error_body(code, _validation_message(exc.detail), {"fields": exc.detail} if isinstance(exc.detail, dict) else None)
     elif isinstance(exc, exceptions.ParseError):
-        body = error_body(code, f"The request body could not be parsed: {exc.detail}")
+        body = error_body(code, _("The request body could not be parsed: %(error)s") % {"error": exc.detail})
     else:
         body = error_body(code, str(exc.detail))
     response.data = body
@@ -85,7 +87,7 @@ def _is_api(request) -> bool:
 
 def handler404(request, exception=None):
     if _is_api(request):
-        return JsonResponse(error_body("not_found", f"No such endpoint: {request.path}"), status=404)
+        return JsonResponse(error_body("not_found", _("No such endpoint: %(path)s") % {"path": request.path}), status=404)
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception)
@@ -102,7 +104,7 @@ def handler500(request):
         return HttpResponse(unavailable.message, status=503, content_type="text/plain; charset=utf-8", headers=headers)
     if _is_api(request):
         return JsonResponse(
-            error_body("server_error", "The server failed to handle this request; the error has been logged."),
+            error_body("server_error", _("The server failed to handle this request; the error has been logged.")),
             status=500,
         )
     from django.views.defaults import server_error
@@ -112,7 +114,7 @@ def handler500(request):
 
 def handler400(request, exception=None):
     if _is_api(request):
-        return JsonResponse(error_body("bad_request", "The request could not be understood (bad headers or host?)."), status=400)
+        return JsonResponse(error_body("bad_request", _("The request could not be understood (bad headers or host?).")), status=400)
     from django.views.defaults import bad_request
 
     return bad_request(request, exception)
@@ -120,7 +122,7 @@ def handler400(request, exception=None):
 
 def handler403(request, exception=None):
     if _is_api(request):
-        return JsonResponse(error_body("permission_denied", str(exception) or "Not allowed."), status=403)
+        return JsonResponse(error_body("permission_denied", str(exception) or _("Not allowed.")), status=403)
     from django.views.defaults import permission_denied
 
     return permission_denied(request, exception)
@@ -131,7 +133,9 @@ def lockout_response(request, original_response=None, credentials=None):
     from django.conf import settings
 
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
-    message = f"Too many failed logins: try again in {minutes} minutes."
+    message = ngettext(
+        "Too many failed logins: try again in %(minutes)d minute.", "Too many failed logins: try again in %(minutes)d minutes.", minutes
+    ) % {"minutes": minutes}
     if _is_api(request):
         response = JsonResponse(error_body("locked_out", message), status=429)
     else:

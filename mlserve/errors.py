@@ -8,6 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError, ReadTimeoutError
 from botocore.exceptions import ConnectionError as StoreConnectionError
 from django.db import InterfaceError, OperationalError
+from django.utils.translation import gettext as _
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -170,29 +171,29 @@ def fault_error(exc: BaseException | None) -> ApplicationError | None:
         text = str(exc).lower()
         if "locked" in text or "busy" in text or "lock timeout" in text:
             return Unavailable(
-                "The database is busy (locked by another writer); nothing was changed. Retry in a few seconds.",
+                _("The database is busy (locked by another writer); nothing was changed. Retry in a few seconds."),
                 code="database_locked",
                 details={"service": "database", "retry_after_seconds": DATABASE_RETRY_SECONDS},
             )
         return Unavailable(
-            "The database cannot be reached; nothing was changed. Retry in a few seconds.",
+            _("The database cannot be reached; nothing was changed. Retry in a few seconds."),
             code="database_unavailable",
             details={"service": "database", "retry_after_seconds": DATABASE_RETRY_SECONDS},
         )
     if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
         return Unavailable(
-            "The server's disk is full; nothing was kept. Retry later (the operator has to free space).",
+            _("The server's disk is full; nothing was kept. Retry later (the operator has to free space)."),
             code="disk_full",
             details={"retry_after_seconds": DISK_RETRY_SECONDS},
         )
     if isinstance(exc, REDIS_ERRORS):
-        service, what = "redis", "Redis (limits, cache, queue) cannot be reached right now"
+        service, message = "redis", _("Redis (limits, cache, queue) cannot be reached right now; nothing was changed. Retry in a moment.")
     elif _store_trouble(exc):
-        service, what = "object_store", "The object store cannot be reached right now"
+        service, message = "object_store", _("The object store cannot be reached right now; nothing was changed. Retry in a moment.")
     else:
         return None
     return ServiceUnavailable(
-        f"{what}; nothing was changed. Retry in a moment.",
+        message,
         details={"service": service, "retry_after_seconds": SERVICE_RETRY_SECONDS},
     )
 

@@ -3,6 +3,8 @@
 Forms and API serializers declare the same limits (so pages and the OpenAPI schema show them);
 the services check them again, since they are what every door calls."""
 
+from django.utils.translation import gettext as _
+
 from mlserve.errors import ApplicationError
 
 DESCRIPTION_MAX_CHARS = 5000  # a model's or a deployment's description
@@ -15,8 +17,9 @@ def checked_text(value, *, field: str, limit: int) -> str:
     text = "" if value is None else str(value)
     if len(text) > limit:
         raise ApplicationError(
-            f"{field} is {len(text):,} characters long; at most {limit:,} are allowed.",
+            _("%(field)s is %(length)s characters long; at most %(limit)s are allowed.")
+            % {"field": field, "length": f"{len(text):,}", "limit": f"{limit:,}"},
             code="too_long",
-            details={"fields": {field: f"At most {limit} characters."}},
+            details={"fields": {field: _("At most %(limit)s characters.") % {"limit": limit}}},
         )
     return text

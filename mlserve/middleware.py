@@ -4,6 +4,8 @@ from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template import loader
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from mlserve.api import error_body
 from mlserve.errors import Unavailable, fault_error, retry_after
@@ -27,13 +29,15 @@ class RequestSizeLimitMiddleware:
             length = 0
         limit = settings.MLSERVE_MAX_UPLOAD_SIZE
         if length > limit + ENVELOPE_BYTES:
-            message = (
-                f"The request is {length / 1e6:.1f} MB; the upload limit is {limit / 1e6:.1f} MB "
-                "(MLSERVE_MAX_UPLOAD_SIZE)."
-            )
-            if request.path.startswith(("/api/", "/v2/")):
-                return JsonResponse(error_body("too_large", message), status=413)
-            return render(request, "413.html", {"message": message}, status=413)
+            # Refused before LocaleMiddleware has run: the answer takes the caller's language here.
+            with translation.override(translation.get_language_from_request(request)):
+                message = _("The request is %(size)s MB; the upload limit is %(limit)s MB (MLSERVE_MAX_UPLOAD_SIZE).") % {
+                    "size": f"{length / 1e6:.1f}",
+                    "limit": f"{limit / 1e6:.1f}",
+                }
+                if request.path.startswith(("/api/", "/v2/")):
+                    return JsonResponse(error_body("too_large", message), status=413)
+                return render(request, "413.html", {"message": message}, status=413)
         return self.get_response(request)
 
 

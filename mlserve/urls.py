@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
+from django.views.i18n import set_language
 
 from mlserve import views
 from mlserve.openapi import ApiDocsView, SchemaView
@@ -27,6 +28,7 @@ urlpatterns = [
     path("v2/", include("deployments.api.oip_urls")),
     path("api/schema/", SchemaView.as_view(), name="api-schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
+    path("i18n/setlang/", set_language, name="set_language"),
     path("healthz", views.healthz, name="healthz"),
     path("livez", views.livez, name="livez"),
     path("metrics", views.prometheus_metrics, name="prometheus-metrics"),

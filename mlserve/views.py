@@ -2,6 +2,7 @@ import hmac
 
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 
 from mlserve import health
 from mlserve.api import error_body
@@ -51,12 +52,14 @@ def prometheus_metrics(request):
     if allowed:
         return HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)
     if request.user.is_authenticated:
-        return JsonResponse(error_body("permission_denied", "Only staff may read /metrics in the browser."), status=403)
+        return JsonResponse(error_body("permission_denied", _("Only staff may read /metrics in the browser.")), status=403)
     how = (
-        "Send the scrape token: Authorization: Bearer <MLSERVE_METRICS_TOKEN>."
+        _("Send the scrape token: Authorization: Bearer <MLSERVE_METRICS_TOKEN>.")
         if settings.MLSERVE_METRICS_TOKEN
-        else "Set MLSERVE_METRICS_TOKEN on the server and scrape with Authorization: Bearer <token>, "
-        "or log in as staff (MLSERVE_METRICS_PUBLIC=1 opens /metrics to everyone)."
+        else _(
+            "Set MLSERVE_METRICS_TOKEN on the server and scrape with Authorization: Bearer <token>, "
+            "or log in as staff (MLSERVE_METRICS_PUBLIC=1 opens /metrics to everyone)."
+        )
     )
     response = JsonResponse(error_body("not_authenticated", how), status=401)
     response["WWW-Authenticate"] = 'Bearer realm="mlserve metrics"'

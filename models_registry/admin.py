@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from models_registry import services
@@ -25,7 +26,7 @@ class RegisteredModelAdmin(admin.ModelAdmin):
     inlines = [ModelVersionInline]
     actions = ["delete_with_files"]
 
-    @admin.display(description="versions")
+    @admin.display(description=_("versions"))
     def version_count(self, obj):
         return obj.versions.count()
 
@@ -35,7 +36,7 @@ class RegisteredModelAdmin(admin.ModelAdmin):
         actions.pop("delete_selected", None)
         return actions
 
-    @admin.action(description="Delete selected models and their files")
+    @admin.action(description=_("Delete selected models and their files"))
     def delete_with_files(self, request, queryset):
         models = list(queryset)  # counted before: the queryset is empty once they are gone
         for model in models:
@@ -62,7 +63,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def owner(self, obj):
         return obj.model.owner
 
-    @admin.display(description="size", ordering="size")
+    @admin.display(description=_("size"), ordering="size")
     def human_size(self, obj):
         return filesizeformat(obj.size)
 
@@ -73,29 +74,31 @@ class ModelVersionAdmin(admin.ModelAdmin):
 @admin.register(ModelTag)
 class ModelTagAdmin(admin.ModelAdmin):
     list_display = ("model", "key", "value")
-    list_filter = ("key",)
     search_fields = ("model__name", "key", "value")
-    raw_id_fields = ("model",)
+    list_select_related = ("model",)
 
 
 @admin.register(VersionTag)
 class VersionTagAdmin(admin.ModelAdmin):
     list_display = ("version", "key", "value")
-    list_filter = ("key",)
     search_fields = ("version__model__name", "key", "value")
-    raw_id_fields = ("version",)
+    list_select_related = ("version", "version__model")
 
 
 @admin.register(ModelAlias)
 class ModelAliasAdmin(admin.ModelAdmin):
-    """Shown, not edited: moving or removing an alias moves the deployments that follow it,
-    which only the aliases service does (from the model's page or the API)."""
+    """Read only: moving an alias also switches the deployments that follow it, which the
+    model's page and the API do (models_registry.aliases)."""
 
-    list_display = ("model", "name", "version", "updated")
+    list_display = ("__str__", "version", "updated")
     search_fields = ("model__name", "name")
+    list_select_related = ("model", "version", "version__model")
     readonly_fields = ("model", "name", "version", "updated")
 
     def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False
 
     def has_delete_permission(self, request, obj=None):

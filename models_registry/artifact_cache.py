@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from mlserve import storage
 from mlserve.errors import ApplicationError
@@ -70,15 +71,17 @@ def _fetch(version, path: Path) -> Path:
         except Exception as exc:  # botocore's errors, a full disk: the call fails with a reason
             log.warning("could not fetch artifact %s from the store: %s", version.artifact.name, exc)
             raise ArtifactUnavailable(
-                f"The model file of {version} cannot be fetched from the object store right now ({type(exc).__name__}); "
-                "retry in a moment."
+                _("The model file of %(version)s cannot be fetched from the object store right now (%(error)s); retry in a moment.")
+                % {"version": version, "error": type(exc).__name__}
             ) from None
         digest = hashlib.sha256()
         with open(partial, "rb") as f:
             for chunk in iter(lambda: f.read(CHUNK), b""):
                 digest.update(chunk)
         if digest.hexdigest() != version.sha256:
-            raise ArtifactUnavailable(f"The stored model file of {version} does not match its sha256: it was changed in the store.")
+            raise ArtifactUnavailable(
+                _("The stored model file of %(version)s does not match its sha256: it was changed in the store.") % {"version": version}
+            )
         os.chmod(partial, 0o644)  # runners run as another user in their sandbox
         os.rename(partial, path)
     finally:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from mlserve import storage
 from mlserve.errors import ArtifactStoreUnwritable, InvalidModel, TooLarge
@@ -68,7 +69,7 @@ def stage_upload(upload) -> StagedFile:
         raise
     if size == 0:
         target.unlink(missing_ok=True)
-        raise InvalidModel("The file is empty (0 bytes): upload the saved model file itself.", code="empty_file")
+        raise InvalidModel(_("The file is empty (0 bytes): upload the saved model file itself."), code="empty_file")
     return StagedFile(path=target, sha256=digest.hexdigest(), size=size, filename=filename)
 
 

@@ -16,6 +16,7 @@ from pathlib import PurePosixPath
 import numpy as np
 import pandas as pd
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from mlserve.errors import InvalidInput, TooLarge, without_paths
 from models_registry import images, video
@@ -37,12 +38,15 @@ JSONL_EXTENSIONS = {".jsonl", ".ndjson"}
 
 def _decode(data: bytes, name: str) -> str:
     if b"\x00" in data[:8192]:
-        raise InvalidInput(f"{name}: this is a binary file, not text; send a CSV, JSON lines, text or an image.", code="invalid_file")
+        raise InvalidInput(
+            _("%(name)s: this is a binary file, not text; send a CSV, JSON lines, text or an image.") % {"name": name}, code="invalid_file"
+        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidInput(
-            f"{name}: the text is not UTF-8 (byte 0x{data[exc.start]:02x} at position {exc.start}); save the file as UTF-8.",
+            _("%(name)s: the text is not UTF-8 (byte %(byte)s at position %(position)s); save the file as UTF-8.")
+            % {"name": name, "byte": f"0x{data[exc.start]:02x}", "position": exc.start},
             code="invalid_file",
         ) from None
 
@@ -117,7 +121,7 @@ def _frame_to_parsed(frame: pd.DataFrame, fields: list[Field], first_row: int, m
 def _read_csv_chunks(text_stream, fields: list[Field], name: str, chunk_rows: int) -> Iterator[tuple[pd.DataFrame, int]]:
     sample = text_stream.read(65536)
     if not sample.strip():
-        raise InvalidInput(f"{name}: the file is empty; send a header line and at least one row.", code="empty_input")
+        raise InvalidInput(_("%(name)s: the file is empty; send a header line and at least one row.") % {"name": name}, code="empty_input")
     delimiter = sniff_delimiter(sample)
     first_line = sample.splitlines()[0] if sample.splitlines() else ""
     header_cells = next(csv.reader([first_line], delimiter=delimiter))
@@ -130,8 +134,8 @@ def _read_csv_chunks(text_stream, fields: list[Field], name: str, chunk_rows: in
             names = [f.name for f in fields]
         elif vector is None:
             raise InvalidInput(
-                f"{name}: the first line has no column names. Add a header line with the field names: "
-                + ", ".join(f.name for f in fields),
+                _("%(name)s: the first line has no column names. Add a header line with the field names: %(fields)s")
+                % {"name": name, "fields": ", ".join(f.name for f in fields)},
                 code="invalid_file",
             )
         else:
@@ -152,9 +156,14 @@ def _read_csv_chunks(text_stream, fields: list[Field], name: str, chunk_rows: in
             yield chunk, first_row
             first_row += len(chunk)
     except pd.errors.ParserError as exc:
-        raise InvalidInput(f"{name}: the CSV is malformed: {without_paths(str(exc).strip())}", code="invalid_file") from None
+        raise InvalidInput(
+            _("%(name)s: the CSV is malformed: %(error)s") % {"name": name, "error": without_paths(str(exc).strip())}, code="invalid_file"
+        ) from None
     except UnicodeDecodeError as exc:
-        raise InvalidInput(f"{name}: the text is not UTF-8 (position {exc.start}); save the file as UTF-8.", code="invalid_file") from None
+        raise InvalidInput(
+            _("%(name)s: the text is not UTF-8 (position %(position)s); save the file as UTF-8.") % {"name": name, "position": exc.start},
+            code="invalid_file",
+        ) from None
 
 
 def iter_table(text_stream, fields: list[Field], name: str, chunk_rows: int) -> Iterator[ParsedInput]:
@@ -167,7 +176,8 @@ def iter_table(text_stream, fields: list[Field], name: str, chunk_rows: int) -> 
             missing = [f.name for f in fields if f.required and f.name not in mapping.values()]
             if missing and vector_field(fields) is None:
                 raise InvalidInput(
-                    f"{name}: missing column(s) {', '.join(missing)}. The file has: {', '.join(map(str, frame.columns))}.",
+                    _("%(name)s: missing column(s) %(missing)s. The file has: %(columns)s.")
+                    % {"name": name, "missing": ", ".join(missing), "columns": ", ".join(map(str, frame.columns))},
                     code="missing_columns",
                     details={"missing_columns": missing, "columns": [str(c) for c in frame.columns]},
                 )
@@ -175,7 +185,7 @@ def iter_table(text_stream, fields: list[Field], name: str, chunk_rows: int) -> 
             seen_rows = True
             yield _frame_to_parsed(frame, fields, first_row, mapping, ignored)
     if not seen_rows:
-        raise InvalidInput(f"{name}: the file has a header but no rows.", code="empty_input")
+        raise InvalidInput(_("%(name)s: the file has a header but no rows.") % {"name": name}, code="empty_input")
 
 
 def iter_json_lines(text_stream, fields: list[Field], name: str, chunk_rows: int) -> Iterator[ParsedInput]:
@@ -186,7 +196,9 @@ def iter_json_lines(text_stream, fields: list[Field], name: str, chunk_rows: int
         try:
             records.append(json.loads(line))
         except json.JSONDecodeError as exc:
-            raise InvalidInput(f"{name}: line {line_no} is not valid JSON: {exc.msg}.", code="invalid_file") from None
+            raise InvalidInput(
+                _("%(name)s: line %(line)s is not valid JSON: %(error)s.") % {"name": name, "line": line_no, "error": exc.msg}, code="invalid_file"
+            ) from None
         if len(records) == chunk_rows:
             yield _json_records(records, fields, first_row)
             first_row += len(records)
@@ -194,7 +206,7 @@ def iter_json_lines(text_stream, fields: list[Field], name: str, chunk_rows: int
     if records:
         yield _json_records(records, fields, first_row)
     elif first_row == 0:
-        raise InvalidInput(f"{name}: the file holds no JSON lines.", code="empty_input")
+        raise InvalidInput(_("%(name)s: the file holds no JSON lines.") % {"name": name}, code="empty_input")
 
 
 def _json_records(records: list, fields: list[Field], first_row: int) -> ParsedInput:
@@ -224,7 +236,7 @@ def iter_text_lines(lines, fields: list[Field], name: str, chunk_rows: int) -> I
     if texts:
         yield batch_from_columns({fields[0].name: texts}, len(texts), fields, first_row)
     elif first_row == 0:
-        raise InvalidInput(f"{name}: the file has no text.", code="empty_input")
+        raise InvalidInput(_("%(name)s: the file has no text.") % {"name": name}, code="empty_input")
 
 
 # ---- images and archives ---------------------------------------------------------
@@ -234,7 +246,7 @@ def _image_input(fields: list[Field]) -> Field:
     field = images.image_field(fields)
     if field is None:
         raise InvalidInput(
-            "This model does not take images: its inputs are " + ", ".join(f"{f.name} ({f.type})" for f in fields) + ".",
+            _("This model does not take images: its inputs are %(inputs)s.") % {"inputs": ", ".join(f"{f.name} ({f.type})" for f in fields)},
             code="invalid_file",
         )
     return field
@@ -284,11 +296,15 @@ def member_infos(archive: zipfile.ZipFile, name: str) -> list[zipfile.ZipInfo]:
     max_members = settings.MLSERVE_ZIP_MAX_MEMBERS
     infos = [i for i in archive.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")]
     if len(infos) > max_members:
-        raise TooLarge(f"{name}: the ZIP has {len(infos)} files; at most {max_members} are accepted.", code="zip_too_large")
+        raise TooLarge(
+            _("%(name)s: the ZIP has %(count)s files; at most %(max)s are accepted.") % {"name": name, "count": len(infos), "max": max_members},
+            code="zip_too_large",
+        )
     unsafe = [i.filename for i in infos if not _safe_member(i.filename)]
     if unsafe:
         raise InvalidInput(
-            f"{name}: the ZIP has unsafe member names ({', '.join(unsafe[:3])}): absolute paths and '..' are refused.",
+            _("%(name)s: the ZIP has unsafe member names (%(members)s): absolute paths and '..' are refused.")
+            % {"name": name, "members": ", ".join(unsafe[:3])},
             code="invalid_file",
         )
     return infos
@@ -326,7 +342,7 @@ def read_request_file(
         check_row_limit(rows, max_rows)
         parts.append(parsed)
     if not parts:
-        raise InvalidInput(f"{name}: the file holds no rows to predict.", code="empty_input")
+        raise InvalidInput(_("%(name)s: the file holds no rows to predict.") % {"name": name}, code="empty_input")
     return _concat(parts)
 
 
@@ -393,7 +409,10 @@ class _Budget(io.RawIOBase):
         data = self.member.read(len(buffer))
         self.spent[0] += len(data)
         if self.spent[0] > self.limit:
-            raise TooLarge(f"{self.name}: the ZIP unpacks to more than {self.limit / 1e6:.0f} MB.", code="zip_too_large")
+            raise TooLarge(
+                _("%(name)s: the ZIP unpacks to more than %(limit)s MB.") % {"name": self.name, "limit": f"{self.limit / 1e6:.0f}"},
+                code="zip_too_large",
+            )
         buffer[: len(data)] = data
         return len(data)
 
@@ -404,11 +423,13 @@ def _zip_chunks(source, name: str, fields: list[Field], config: dict | None, chu
     try:
         archive = zipfile.ZipFile(source)
     except zipfile.BadZipFile as exc:
-        raise InvalidInput(f"{name}: the ZIP archive is damaged ({without_paths(str(exc))}).", code="invalid_file") from None
+        raise InvalidInput(
+            _("%(name)s: the ZIP archive is damaged (%(error)s).") % {"name": name, "error": without_paths(str(exc))}, code="invalid_file"
+        ) from None
     with archive:
         infos = member_infos(archive, name)
         if not infos:
-            raise InvalidInput(f"{name}: the ZIP archive is empty.", code="empty_input")
+            raise InvalidInput(_("%(name)s: the ZIP archive is empty.") % {"name": name}, code="empty_input")
         spent = [0]
         saw_table = False
         pending: list[tuple[str, bytes]] = []
@@ -420,7 +441,8 @@ def _zip_chunks(source, name: str, fields: list[Field], config: dict | None, chu
                     if images.looks_like_image(budget.peek(16)[:16]):
                         if saw_table:
                             raise InvalidInput(
-                                f"{name}: a mix of images and other files ({info.filename}); a ZIP holds images, or tables, not both.",
+                                _("%(name)s: a mix of images and other files (%(member)s); a ZIP holds images, or tables, not both.")
+                                % {"name": name, "member": info.filename},
                                 code="invalid_file",
                             )
                         pending.append((info.filename, budget.read()))
@@ -431,7 +453,8 @@ def _zip_chunks(source, name: str, fields: list[Field], config: dict | None, chu
                         continue
                     if pending:
                         raise InvalidInput(
-                            f"{name}: a mix of images and other files ({info.filename}); a ZIP holds images, or tables, not both.",
+                            _("%(name)s: a mix of images and other files (%(member)s); a ZIP holds images, or tables, not both.")
+                                % {"name": name, "member": info.filename},
                             code="invalid_file",
                         )
                     # A member is a table on its own; its rows are tagged with its name.
@@ -441,9 +464,13 @@ def _zip_chunks(source, name: str, fields: list[Field], config: dict | None, chu
                         parsed.row_sources = [info.filename] * parsed.batch.n_rows
                         yield parsed
         except (zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:
-            raise InvalidInput(f"{name}: a member cannot be read ({without_paths(str(exc))}).", code="invalid_file") from None
+            raise InvalidInput(
+                _("%(name)s: a member cannot be read (%(error)s).") % {"name": name, "error": without_paths(str(exc))}, code="invalid_file"
+            ) from None
         except UnicodeDecodeError as exc:
-            raise InvalidInput(f"{name}: a member is not UTF-8 text (position {exc.start}).", code="invalid_file") from None
+            raise InvalidInput(
+                _("%(name)s: a member is not UTF-8 text (position %(position)s).") % {"name": name, "position": exc.start}, code="invalid_file"
+            ) from None
         if pending:
             yield _image_chunk(pending, fields, config, first_row)
 
@@ -478,7 +505,7 @@ def iter_file(
     head = source.read(512)
     source.seek(0)
     if not head:
-        raise InvalidInput(f"{name}: the file is empty.", code="empty_input")
+        raise InvalidInput(_("%(name)s: the file is empty.") % {"name": name}, code="empty_input")
     kind = file_kind(head, name)
     if kind == "video":
         yield from iter_video(source, name, fields, config, sampling, chunk_rows)
@@ -494,11 +521,16 @@ def iter_file(
         try:
             body = json.loads(_decode(data, name))
         except json.JSONDecodeError as exc:
-            raise InvalidInput(f"{name}: not valid JSON ({exc.msg} at line {exc.lineno}).", code="invalid_file") from None
+            raise InvalidInput(
+                _("%(name)s: not valid JSON (%(error)s at line %(line)s).") % {"name": name, "error": exc.msg, "line": exc.lineno},
+                code="invalid_file",
+            ) from None
         yield parse_json_body(body, fields, config)
         return
     if b"\x00" in head:
-        raise InvalidInput(f"{name}: this is a binary file, not text; send a CSV, JSON lines, text or an image.", code="invalid_file")
+        raise InvalidInput(
+            _("%(name)s: this is a binary file, not text; send a CSV, JSON lines, text or an image.") % {"name": name}, code="invalid_file"
+        )
     stream = io.TextIOWrapper(source, encoding="utf-8-sig", newline="")
     try:
         if kind == "text" and takes_one_text(fields):
@@ -506,6 +538,9 @@ def iter_file(
             return
         yield from _text_chunks(stream, name, fields, chunk_rows)
     except UnicodeDecodeError as exc:
-        raise InvalidInput(f"{name}: the text is not UTF-8 (position {exc.start}); save the file as UTF-8.", code="invalid_file") from None
+        raise InvalidInput(
+            _("%(name)s: the text is not UTF-8 (position %(position)s); save the file as UTF-8.") % {"name": name, "position": exc.start},
+            code="invalid_file",
+        ) from None
     finally:
         stream.detach()  # the caller's file stays open

@@ -7,37 +7,42 @@ from models_registry.models import NAME_VALIDATOR
 
 
 class ModelUploadForm(BootstrapMixin, forms.Form):
-    name = forms.CharField(max_length=100, validators=[NAME_VALIDATOR], help_text=NAME_VALIDATOR.message)
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=DESCRIPTION_MAX_CHARS)
+    name = forms.CharField(max_length=100, validators=[NAME_VALIDATOR], label=_("Name"), help_text=NAME_VALIDATOR.message)
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=DESCRIPTION_MAX_CHARS, label=_("Description")
+    )
     file = forms.FileField(
-        help_text=(
+        label=_("File"),
+        help_text=_(
             "PMML (.pmml/.xml), ONNX (.onnx), XGBoost (.json/.ubj), LightGBM (save_model .txt or dump_model .json), "
             "CatBoost (.cbm), scikit-learn (.skops; .pkl/.joblib for trusted users), "
             "or a ZIP of an MLflow model directory (sklearn, xgboost, lightgbm, catboost or onnx flavor)"
-        )
+        ),
     )
 
 
 class VersionUploadForm(BootstrapMixin, forms.Form):
-    file = forms.FileField(help_text="The new artifact; its format may differ from the previous version's.")
+    file = forms.FileField(label=_("File"), help_text=_("The new artifact; its format may differ from the previous version's."))
 
 
 class ModelEditForm(BootstrapMixin, forms.Form):
     """The description, plus a description and range per input field (added per schema)."""
 
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=DESCRIPTION_MAX_CHARS)
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=DESCRIPTION_MAX_CHARS, label=_("Description")
+    )
 
     def __init__(self, *args, fields=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.schema_fields = list(fields)
         for field in self.schema_fields:
             self.fields[f"desc__{field.name}"] = forms.CharField(
-                required=False, label=f"{field.name}: description", max_length=FIELD_DESCRIPTION_MAX_CHARS
+                required=False, label=_("%(field)s: description") % {"field": field.name}, max_length=FIELD_DESCRIPTION_MAX_CHARS
             )
             if field.type in ("float", "double", "integer") and not field.is_tensor:
                 interval = field.interval or {}
-                self.fields[f"min__{field.name}"] = forms.FloatField(required=False, label="min", initial=interval.get("min"))
-                self.fields[f"max__{field.name}"] = forms.FloatField(required=False, label="max", initial=interval.get("max"))
+                self.fields[f"min__{field.name}"] = forms.FloatField(required=False, label=_("min"), initial=interval.get("min"))
+                self.fields[f"max__{field.name}"] = forms.FloatField(required=False, label=_("max"), initial=interval.get("max"))
             self.initial.setdefault(f"desc__{field.name}", field.description)
         self.style_widgets()
 
@@ -76,14 +81,14 @@ class PredictionForm(BootstrapMixin, forms.Form):
             label = field.name
             help_text = field.description or field.type
             if field.name == image_input:
-                form_field = forms.FileField(label=label, required=False, help_text="An image (PNG, JPEG...)")
+                form_field = forms.FileField(label=label, required=False, help_text=_("An image (PNG, JPEG...)"))
                 form_field.widget.attrs["accept"] = "image/*"
             elif field.is_tensor:
                 form_field = forms.CharField(
                     label=label,
                     required=False,
                     widget=forms.Textarea(attrs={"rows": 2, "class": "mono"}),
-                    help_text=f"A JSON list of shape {field.shape}",
+                    help_text=_("A JSON list of shape %(shape)s") % {"shape": field.shape},
                 )
             elif field.values:
                 choices = [("", "—")] + [(str(v), str(v)) for v in field.values]
@@ -99,7 +104,7 @@ class PredictionForm(BootstrapMixin, forms.Form):
                     attrs["min"] = interval["min"]
                 if interval.get("max") is not None:
                     attrs["max"] = interval["max"]
-                bounds = f" in [{interval.get('min', '−∞')}, {interval.get('max', '+∞')}]" if interval else ""
+                bounds = " " + _("in [%(min)s, %(max)s]") % {"min": interval.get("min", "−∞"), "max": interval.get("max", "+∞")} if interval else ""
                 form_field = forms.CharField(
                     label=label, required=False, widget=forms.NumberInput(attrs=attrs), help_text=help_text + bounds
                 )
@@ -134,13 +139,13 @@ class PredictionForm(BootstrapMixin, forms.Form):
 
 
 class PreprocessingForm(BootstrapMixin, forms.Form):
-    width = forms.IntegerField(min_value=1, max_value=4096)
-    height = forms.IntegerField(min_value=1, max_value=4096)
-    colors = forms.ChoiceField(choices=[("L", "grayscale (L)"), ("RGB", "RGB")], help_text="The image mode")
-    layout = forms.ChoiceField(choices=[(v, v) for v in ("NCHW", "NHWC", "HW", "flat")])
-    scale = forms.FloatField(help_text="Pixel values 0..255 are multiplied by this (1/255 = 0.00392…)")
-    mean = forms.CharField(help_text="Per channel, comma-separated (after scaling)")
-    std = forms.CharField(help_text="Per channel, comma-separated")
+    width = forms.IntegerField(min_value=1, max_value=4096, label=_("Width"))
+    height = forms.IntegerField(min_value=1, max_value=4096, label=_("Height"))
+    colors = forms.ChoiceField(choices=[("L", _("grayscale (L)")), ("RGB", "RGB")], label=_("Colors"), help_text=_("The image mode"))
+    layout = forms.ChoiceField(choices=[(v, v) for v in ("NCHW", "NHWC", "HW", "flat")], label=_("Layout"))
+    scale = forms.FloatField(label=_("Scale"), help_text=_("Pixel values 0..255 are multiplied by this (1/255 = 0.00392…)"))
+    mean = forms.CharField(label=_("Mean"), help_text=_("Per channel, comma-separated (after scaling)"))
+    std = forms.CharField(label=_("Std"), help_text=_("Per channel, comma-separated"))
 
     @classmethod
     def from_config(cls, config: dict, data=None):
@@ -160,9 +165,9 @@ class PreprocessingForm(BootstrapMixin, forms.Form):
         try:
             values = [float(v) for v in text.replace(";", ",").split(",") if v.strip()]
         except ValueError:
-            raise forms.ValidationError("Enter numbers separated by commas, e.g. 0.485, 0.456, 0.406.") from None
+            raise forms.ValidationError(_("Enter numbers separated by commas, e.g. 0.485, 0.456, 0.406.")) from None
         if not values:
-            raise forms.ValidationError("Enter at least one number.")
+            raise forms.ValidationError(_("Enter at least one number."))
         return values
 
     def clean_mean(self):

@@ -23,6 +23,7 @@ import warnings
 
 import numpy as np
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from mlserve.errors import InvalidInput, TooLarge, without_paths
 from models_registry.schema import Field
@@ -111,7 +112,7 @@ def clean_config(field: Field, config: dict) -> dict:
     base = geometry(field) or {"field": field.name, "scale": 1 / 255, "mean": [0.0], "std": [1.0], "size": [224, 224], "mode": "RGB", "layout": "NCHW"}
     unknown = set(config) - {"field", "size", "mode", "layout", "scale", "mean", "std"}
     if unknown:
-        raise InvalidInput(f"Unknown preprocessing setting(s): {', '.join(sorted(unknown))}.", code="invalid_request")
+        raise InvalidInput(_("Unknown preprocessing setting(s): %(settings)s.") % {"settings": ", ".join(sorted(unknown))}, code="invalid_request")
     merged = {**base, **{k: v for k, v in config.items() if v is not None}}
     try:
         size = [int(v) for v in merged["size"]]
@@ -119,15 +120,15 @@ def clean_config(field: Field, config: dict) -> dict:
         mean = [float(v) for v in np.atleast_1d(merged["mean"])]
         std = [float(v) for v in np.atleast_1d(merged["std"])]
     except (TypeError, ValueError):
-        raise InvalidInput("Preprocessing: size is [width, height]; scale, mean and std are numbers.", code="invalid_request") from None
+        raise InvalidInput(_("Preprocessing: size is [width, height]; scale, mean and std are numbers."), code="invalid_request") from None
     if len(size) != 2 or not all(1 <= s <= 4096 for s in size):
-        raise InvalidInput("Preprocessing: size must be [width, height], each 1..4096.", code="invalid_request")
+        raise InvalidInput(_("Preprocessing: size must be [width, height], each 1..4096."), code="invalid_request")
     if merged["mode"] not in MODES:
-        raise InvalidInput(f"Preprocessing: mode must be one of {', '.join(MODES)}.", code="invalid_request")
+        raise InvalidInput(_("Preprocessing: mode must be one of %(modes)s.") % {"modes": ", ".join(MODES)}, code="invalid_request")
     if merged["layout"] not in LAYOUTS:
-        raise InvalidInput(f"Preprocessing: layout must be one of {', '.join(LAYOUTS)}.", code="invalid_request")
+        raise InvalidInput(_("Preprocessing: layout must be one of %(layouts)s.") % {"layouts": ", ".join(LAYOUTS)}, code="invalid_request")
     if any(s == 0 for s in std):
-        raise InvalidInput("Preprocessing: std must not be 0.", code="invalid_request")
+        raise InvalidInput(_("Preprocessing: std must not be 0."), code="invalid_request")
     merged.update({"size": size, "scale": scale, "mean": mean, "std": std, "field": field.name})
     return merged
 
@@ -147,17 +148,19 @@ def open_image(data: bytes, name: str = "image"):
             image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise TooLarge(
-            f"{name}: the image has more than {limit:,} pixels (MLSERVE_MAX_IMAGE_PIXELS); send a smaller one.",
+            _("%(name)s: the image has more than %(limit)s pixels (MLSERVE_MAX_IMAGE_PIXELS); send a smaller one.")
+            % {"name": name, "limit": f"{limit:,}"},
             code="image_too_large",
         ) from None
     except UnidentifiedImageError:
         raise InvalidInput(
-            f"{name}: the image is damaged or truncated, or not a format Pillow reads (PNG, JPEG, GIF, BMP, WebP).",
+            _("%(name)s: the image is damaged or truncated, or not a format Pillow reads (PNG, JPEG, GIF, BMP, WebP).") % {"name": name},
             code="invalid_file",
         ) from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise InvalidInput(
-            f"{name}: the image is damaged or truncated ({without_paths(str(exc))}).", code="invalid_file"
+            _("%(name)s: the image is damaged or truncated (%(error)s).") % {"name": name, "error": without_paths(str(exc))},
+            code="invalid_file",
         ) from None
     return image
 
@@ -189,8 +192,11 @@ def require_config(field: Field, config: dict | None, name: str = "image") -> di
     if config is None:
         shown = "".join(f"[{', '.join(str(d) for d in field.shape or [])}]")
         raise InvalidInput(
-            f"{name}: the model's input {field.name!r} of shape {shown} is not taken for an image. If it is one, set how "
-            "an image becomes it (size, mode, layout) on the model's Test tab, or with PATCH and \"preprocessing\".",
+            _(
+                "%(name)s: the model's input '%(field)s' of shape %(shape)s is not taken for an image. If it is one, set how "
+                'an image becomes it (size, mode, layout) on the model\'s Test tab, or with PATCH and "preprocessing".'
+            )
+            % {"name": name, "field": field.name, "shape": shown},
             code="invalid_file",
         )
     return config

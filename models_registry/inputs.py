@@ -23,6 +23,8 @@ from dataclasses import field as dataclass_field
 
 import numpy as np
 import orjson
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from mlserve.errors import InvalidInput, TooLarge
 from models_registry.runtimes import Batch
@@ -59,8 +61,11 @@ def _describe(value) -> str:
 
 
 def _fail(fields_errors: dict[str, str], row: int | None, show_row: bool):
-    where = f" in row {row}" if row is not None and show_row else ""
-    message = "Invalid input" + where + ": " + "; ".join(f"{k}: {v}" for k, v in fields_errors.items())
+    listed = "; ".join(f"{k}: {v}" for k, v in fields_errors.items())
+    if row is not None and show_row:
+        message = _("Invalid input in row %(row)s: %(errors)s") % {"row": row, "errors": listed}
+    else:
+        message = _("Invalid input: %(errors)s") % {"errors": listed}
     details = {"fields": fields_errors}
     if row is not None:
         details["row"] = row
@@ -70,8 +75,11 @@ def _fail(fields_errors: dict[str, str], row: int | None, show_row: bool):
 def check_row_limit(n_rows: int, max_rows: int) -> None:
     if n_rows > max_rows:
         raise TooLarge(
-            f"This request has {n_rows} rows; at most {max_rows} are accepted per request. "
-            "Split it, or submit a file as a queued task.",
+            _(
+                "This request has %(rows)s rows; at most %(max_rows)s are accepted per request. "
+                "Split it, or submit a file as a queued task."
+            )
+            % {"rows": n_rows, "max_rows": max_rows},
             code="too_many_rows",
             details={"rows": n_rows, "max_rows": max_rows},
         )
@@ -91,18 +99,18 @@ def coerce_value(field: Field, value):
         return coerce_tensor(field, value)
     if kind in ("float", "double", "integer"):
         if isinstance(value, bool) or isinstance(value, (dict, list)):
-            raise FieldError(f"expected a number, got {_describe(value)}")
+            raise FieldError(_("expected a number, got %(value)s") % {"value": _describe(value)})
         try:
             number = float(value)
         except (TypeError, ValueError):
-            raise FieldError(f"expected a number, got {_describe(value)}") from None
+            raise FieldError(_("expected a number, got %(value)s") % {"value": _describe(value)}) from None
         if not math.isfinite(number):
-            raise FieldError(f"expected a finite number, got {_describe(value)}")
+            raise FieldError(_("expected a finite number, got %(value)s") % {"value": _describe(value)})
         if kind == "integer":
             if number != int(number):
-                raise FieldError(f"expected a whole number, got {_describe(value)}")
+                raise FieldError(_("expected a whole number, got %(value)s") % {"value": _describe(value)})
             if abs(number) > 2**63 - 1:
-                raise FieldError(f"the number {_describe(value)} is too large")
+                raise FieldError(_("the number %(value)s is too large") % {"value": _describe(value)})
             number = int(number)
         _check_interval(field, number)
         _check_allowed(field, number)
@@ -114,10 +122,10 @@ def coerce_value(field: Field, value):
             return bool(value)
         if isinstance(value, str) and value.strip().lower() in TRUE_WORDS | FALSE_WORDS:
             return value.strip().lower() in TRUE_WORDS
-        raise FieldError(f"expected true or false, got {_describe(value)}")
+        raise FieldError(_("expected true or false, got %(value)s") % {"value": _describe(value)})
     # string
     if isinstance(value, (dict, list)):
-        raise FieldError(f"expected a text value, got {_describe(value)}")
+        raise FieldError(_("expected a text value, got %(value)s") % {"value": _describe(value)})
     if isinstance(value, bool):
         text = "true" if value else "false"
     elif isinstance(value, float) and value == int(value) and field.values and str(int(value)) in map(str, field.values):
@@ -132,10 +140,14 @@ def _check_interval(field: Field, number: float) -> None:
     interval = field.interval or {}
     low, high = interval.get("min"), interval.get("max")
     if (low is not None and number < low) or (high is not None and number > high):
-        bounds = f"between {low} and {high}" if low is not None and high is not None else (
-            f"at least {low}" if low is not None else f"at most {high}"
-        )
-        raise FieldError(f"must be {bounds}, got {number:g}")
+        got = f"{number:g}"
+        if low is not None and high is not None:
+            message = _("must be between %(low)s and %(high)s, got %(got)s") % {"low": low, "high": high, "got": got}
+        elif low is not None:
+            message = _("must be at least %(low)s, got %(got)s") % {"low": low, "got": got}
+        else:
+            message = _("must be at most %(high)s, got %(got)s") % {"high": high, "got": got}
+        raise FieldError(message)
 
 
 def _check_allowed(field: Field, value) -> None:
@@ -146,7 +158,7 @@ def _check_allowed(field: Field, value) -> None:
     if any(str(v) == str(value) for v in field.values):
         return
     shown = ", ".join(repr(v) for v in field.values[:10]) + (", ..." if len(field.values) > 10 else "")
-    raise FieldError(f"expected one of {shown}; got {_describe(value)}")
+    raise FieldError(_("expected one of %(allowed)s; got %(value)s") % {"allowed": shown, "value": _describe(value)})
 
 
 def _fixed_shape(field: Field) -> list:
@@ -160,21 +172,24 @@ def coerce_tensor(field: Field, value) -> np.ndarray:
         array = value
     else:
         if not isinstance(value, list):
-            raise FieldError(f"expected a list of {field.element_type} values with shape {field.shape}, got {_describe(value)}")
+            raise FieldError(
+                _("expected a list of %(type)s values with shape %(shape)s, got %(value)s")
+                % {"type": field.element_type, "shape": field.shape, "value": _describe(value)}
+            )
         try:
             array = np.array(value, dtype=object if dtype is object else np.float64)
         except (TypeError, ValueError):
-            raise FieldError(f"expected a (nested) list of numbers with shape {field.shape}") from None
+            raise FieldError(_("expected a (nested) list of numbers with shape %(shape)s") % {"shape": field.shape}) from None
     if array.dtype != object:
         if not np.all(np.isfinite(array)):
-            raise FieldError("the tensor contains NaN or infinite values")
+            raise FieldError(_("the tensor contains NaN or infinite values"))
     expected = _fixed_shape(field)
     if array.ndim != len(expected) or any(e is not None and e != a for e, a in zip(expected, array.shape)):
         total = math.prod(e for e in expected if e) if all(expected) else None
         if total is not None and array.size == total:
             array = array.reshape(expected)
         else:
-            raise FieldError(f"expected shape {field.shape}, got {list(array.shape)}")
+            raise FieldError(_("expected shape %(expected)s, got %(got)s") % {"expected": field.shape, "got": list(array.shape)})
     return array.astype(dtype, copy=False) if dtype is not object else array
 
 
@@ -220,7 +235,7 @@ def coerce_column(field: Field, raw, first_row: int = 0, image_config: dict | No
             value = value.item()
         if _is_missing(value) and not field.is_tensor:
             if field.required:
-                raise FieldError("a value is required", row=first_row + i)
+                raise FieldError(_("a value is required"), row=first_row + i)
             values.append(np.nan if field.type in ("float", "double") else None)
             continue
         try:
@@ -246,11 +261,11 @@ def _b64_image(field: Field, value: dict, config: dict | None) -> np.ndarray:
     from models_registry.images import tensor_from_image_bytes
 
     if set(value) != {"b64"} or not isinstance(value["b64"], str):
-        raise FieldError('an image is sent as {"b64": "<base64 of the PNG or JPEG file>"}')
+        raise FieldError(_('an image is sent as {"b64": "<base64 of the PNG or JPEG file>"}'))
     try:
         data = base64.b64decode(value["b64"], validate=True)
     except (binascii.Error, ValueError):
-        raise FieldError("the b64 value is not valid base64") from None
+        raise FieldError(_("the b64 value is not valid base64")) from None
     if config and config.get("field") not in (None, field.name):
         config = None
     return tensor_from_image_bytes(data, field, config, name=field.name)
@@ -265,10 +280,20 @@ def batch_from_columns(
     ignored = [name for name in columns if name not in known]
     missing = [f.name for f in fields if f.name not in columns and f.required]
     if missing:
-        errors = {name: "this field is required" for name in missing}
-        hint = f" (fields sent that the model does not know: {', '.join(ignored)})" if ignored else ""
+        errors = {name: _("this field is required") for name in missing}
+        names = ", ".join(missing)
+        if ignored:
+            message = ngettext(
+                "Missing required field: %(names)s (fields sent that the model does not know: %(ignored)s).",
+                "Missing required fields: %(names)s (fields sent that the model does not know: %(ignored)s).",
+                len(missing),
+            ) % {"names": names, "ignored": ", ".join(ignored)}
+        else:
+            message = ngettext("Missing required field: %(names)s.", "Missing required fields: %(names)s.", len(missing)) % {
+                "names": names
+            }
         raise InvalidInput(
-            f"Missing required field{'s' if len(missing) > 1 else ''}: {', '.join(missing)}{hint}.",
+            message,
             details={"fields": errors, "ignored_fields": ignored} if ignored else {"fields": errors},
         )
     coerced = {}
@@ -298,16 +323,19 @@ def _stack_into_vector(columns: dict, n_rows: int, fields: list[Field]) -> dict:
     width = vector.shape[0]
     if isinstance(width, int) and len(columns) != width:
         raise InvalidInput(
-            f"This model takes one input {vector.name!r} of {width} numbers per row; "
-            f"{len(columns)} columns were sent ({', '.join(map(str, list(columns)[:8]))}). "
-            f'Send {{"{vector.name}": [...{width} numbers...]}}, or exactly {width} columns in order.',
-            details={"fields": {vector.name: f"expected {width} values per row"}},
+            _(
+                "This model takes one input '%(name)s' of %(width)s numbers per row; %(count)s columns were sent (%(columns)s). "
+                'Send {"%(name)s": [...%(width)s numbers...]}, or exactly %(width)s columns in order.'
+            )
+            % {"name": vector.name, "width": width, "count": len(columns), "columns": ", ".join(map(str, list(columns)[:8]))},
+            details={"fields": {vector.name: _("expected %(width)s values per row") % {"width": width}}},
         )
     try:
         matrix = np.column_stack([np.asarray(c, dtype=np.float64) for c in columns.values()]) if n_rows else []
     except (TypeError, ValueError):
         raise InvalidInput(
-            f"Every column must hold numbers for input {vector.name!r}.", details={"fields": {vector.name: "expected numbers"}}
+            _("Every column must hold numbers for input '%(name)s'.") % {"name": vector.name},
+            details={"fields": {vector.name: _("expected numbers")}},
         ) from None
     return {vector.name: list(matrix)}
 
@@ -367,11 +395,12 @@ def batch_from_records(records: list, fields: list[Field]) -> Batch:
 
 def parse_records(records: list, fields: list[Field], first_row: int = 0, image_config: dict | None = None) -> ParsedInput:
     if not records:
-        raise InvalidInput("The request holds no rows to predict.", code="empty_input")
+        raise InvalidInput(_("The request holds no rows to predict."), code="empty_input")
     for i, record in enumerate(records):
         if not isinstance(record, dict):
             raise InvalidInput(
-                f"Row {i} is {_describe(record)}, not an object of field values like {{\"{fields[0].name}\": ...}}.",
+                _('Row %(row)s is %(value)s, not an object of field values like {"%(field)s": ...}.')
+                % {"row": i, "value": _describe(record), "field": fields[0].name},
                 details={"row": i},
             )
     if _all_numeric(fields) and image_config is None:
@@ -403,18 +432,23 @@ def loads_json(data: bytes | str):
             # Every door refuses it here, before any input is known: no number of a JSON body may
             # be larger than a float64 can hold (FP64's limits), whatever the field's type.
             raise InvalidInput(
-                f"The request body could not be parsed: a number at {_position(exc)} is beyond the range of a "
-                "64-bit float (±1.7976931348623157e+308); send values within it.",
+                _(
+                    "The request body could not be parsed: a number at %(position)s is beyond the range of a "
+                    "64-bit float (±1.7976931348623157e+308); send values within it."
+                )
+                % {"position": _position(exc)},
                 code="malformed_request",
             ) from None
-        raise InvalidInput(f"The request body could not be parsed: JSON parse error - {exc}", code="malformed_request") from None
+        raise InvalidInput(
+            _("The request body could not be parsed: JSON parse error - %(error)s") % {"error": exc}, code="malformed_request"
+        ) from None
     finally:
         if collecting:
             gc.enable()
 
 
 def _position(exc: orjson.JSONDecodeError) -> str:
-    return f"line {exc.lineno} column {exc.colno}"
+    return _("line %(line)s column %(column)s") % {"line": exc.lineno, "column": exc.colno}
 
 
 def _depth(value) -> int:
@@ -445,15 +479,20 @@ def _inputs_dict(data: dict, fields: list[Field], image_config: dict | None = No
         elif columnar != is_batch:
             lists = [n for n, b in shapes.items() if b] + [n for n in data if n not in shapes and isinstance(data[n], list)]
             raise InvalidInput(
-                f"Mixed 'inputs': {', '.join(lists)} hold a list of values while other fields hold one value. "
-                "Send one record ({\"field\": value}), a list of records, or every field as a list of rows.",
-                details={"fields": {n: "expected one value, got a list" for n in lists}},
+                _(
+                    "Mixed 'inputs': %(fields)s hold a list of values while other fields hold one value. "
+                    'Send one record ({"field": value}), a list of records, or every field as a list of rows.'
+                )
+                % {"fields": ", ".join(lists)},
+                details={"fields": {n: _("expected one value, got a list") for n in lists}},
             )
     if not columnar:
         return parse_records([data], fields, image_config=image_config)
     lengths = {len(v) for k, v in data.items() if k in by_name or (vector is not None and vector.name not in data)}
     if len(lengths) > 1:
-        raise InvalidInput(f"Every field in 'inputs' must have the same number of rows; got lengths {sorted(lengths)}.")
+        raise InvalidInput(
+            _("Every field in 'inputs' must have the same number of rows; got lengths %(lengths)s.") % {"lengths": sorted(lengths)}
+        )
     n_rows = lengths.pop() if lengths else 0
     return batch_from_columns(dict(data), n_rows, fields, image_config=image_config)
 
@@ -475,14 +514,14 @@ def _float_matrix(rows: list, width: int) -> np.ndarray | None:
 def _dataframe_split(split, fields: list[Field]) -> ParsedInput:
     if not isinstance(split, dict) or not isinstance(split.get("data"), list):
         raise InvalidInput(
-            "'dataframe_split' must be an object with 'columns' (a list of names) and 'data' (a list of rows)."
+            _("'dataframe_split' must be an object with 'columns' (a list of names) and 'data' (a list of rows).")
         )
     data = split["data"]
     columns = split.get("columns")
     if columns is None:
         columns = [f.name for f in fields]
     if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
-        raise InvalidInput("'dataframe_split.columns' must be a list of field names.")
+        raise InvalidInput(_("'dataframe_split.columns' must be a list of field names."))
     width = len(columns)
     matrix = _float_matrix(data, width)
     if matrix is not None and matrix.ndim == 2 and matrix.shape[1] == width:
@@ -497,8 +536,8 @@ def _dataframe_split(split, fields: list[Field]) -> ParsedInput:
         for i, row in enumerate(data):
             if not isinstance(row, list) or len(row) != width:
                 raise InvalidInput(
-                    f"Row {i} of 'dataframe_split.data' must be a list of {width} values (one per column), "
-                    f"got {_describe(row)}.",
+                    _("Row %(row)s of 'dataframe_split.data' must be a list of %(width)s values (one per column), got %(value)s.")
+                    % {"row": i, "width": width, "value": _describe(row)},
                     details={"row": i},
                 )
         raw = {name: [row[j] for row in data] for j, name in enumerate(columns)}
@@ -518,8 +557,11 @@ def _instances(instances: list, fields: list[Field], image_config: dict | None =
         if not isinstance(row, list) or len(row) != width:
             names = ", ".join(f.name for f in fields)
             raise InvalidInput(
-                f"Each instance must be an object of field values, or a list of {width} values in the order "
-                f"{names}; instance {i} is {_describe(row)}.",
+                _(
+                    "Each instance must be an object of field values, or a list of %(width)s values in the order "
+                    "%(names)s; instance %(row)s is %(value)s."
+                )
+                % {"width": width, "names": names, "row": i, "value": _describe(row)},
                 details={"row": i},
             )
     return _dataframe_split({"columns": [f.name for f in fields], "data": instances}, fields)
@@ -529,14 +571,14 @@ def parse_json_body(body, fields: list[Field], image_config: dict | None = None)
     """Any of the JSON body formats to a validated batch."""
     if not isinstance(body, dict):
         raise InvalidInput(
-            "The body must be a JSON object with one of the keys: " + ", ".join(BODY_KEYS) + '. Example: {"inputs": {...}}'
+            _('The body must be a JSON object with one of the keys: %(keys)s. Example: {"inputs": {...}}') % {"keys": ", ".join(BODY_KEYS)}
         )
     present = [k for k in BODY_KEYS if k in body]
     if len(present) != 1:
-        found = ", ".join(repr(k) for k in body) or "nothing"
+        found = ", ".join(repr(k) for k in body) or _("nothing")
         raise InvalidInput(
-            "The body must have exactly one of the keys " + ", ".join(BODY_KEYS) + f"; it has {found}. "
-            'Example: {"inputs": {"' + (fields[0].name if fields else "x") + '": ...}}',
+            _('The body must have exactly one of the keys %(keys)s; it has %(found)s. Example: {"inputs": {"%(field)s": ...}}')
+            % {"keys": ", ".join(BODY_KEYS), "found": found, "field": fields[0].name if fields else "x"},
             code="invalid_body",
         )
     key = present[0]
@@ -550,17 +592,17 @@ def parse_json_body(body, fields: list[Field], image_config: dict | None = None)
             else:
                 parsed = parse_records(value, fields, image_config=image_config)
         else:
-            raise InvalidInput("'inputs' must be an object (one record) or a list of records.")
+            raise InvalidInput(_("'inputs' must be an object (one record) or a list of records."))
     elif key == "dataframe_split":
         parsed = _dataframe_split(value, fields)
     elif key == "dataframe_records":
         if not isinstance(value, list):
-            raise InvalidInput("'dataframe_records' must be a list of records.")
+            raise InvalidInput(_("'dataframe_records' must be a list of records."))
         parsed = parse_records(value, fields, image_config=image_config)
     else:
         if not isinstance(value, list):
-            raise InvalidInput("'instances' must be a list.")
+            raise InvalidInput(_("'instances' must be a list."))
         parsed = _instances(value, fields, image_config)
     if parsed.batch.n_rows == 0:
-        raise InvalidInput("The request holds no rows to predict.", code="empty_input")
+        raise InvalidInput(_("The request holds no rows to predict."), code="empty_input")
     return parsed

@@ -19,6 +19,7 @@ from pathlib import PurePosixPath
 
 import yaml
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from mlserve.errors import InvalidInput, InvalidModel, TooLarge
 from models_registry import artifacts
@@ -38,14 +39,19 @@ RENAMABLE_FORMATS = {"xgboost", "lightgbm", "skops", "pickle"}
 
 def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, what: str) -> bytes:
     if info.file_size > limit:
-        raise TooLarge(f"The MLflow model's {what} is {info.file_size / 1e6:.1f} MB; at most {limit / 1e6:.1f} MB is accepted.")
+        raise TooLarge(
+            _("The MLflow model's %(what)s is %(size)s MB; at most %(limit)s MB is accepted.")
+            % {"what": what, "size": f"{info.file_size / 1e6:.1f}", "limit": f"{limit / 1e6:.1f}"}
+        )
     try:
         with archive.open(info) as member:
             data = member.read(limit + 1)
     except (zipfile.BadZipFile, OSError, NotImplementedError, RuntimeError) as exc:
-        raise InvalidModel(f"The MLflow model's {what} ({info.filename}) cannot be read from the ZIP: {exc}") from None
+        raise InvalidModel(
+            _("The MLflow model's %(what)s (%(member)s) cannot be read from the ZIP: %(error)s") % {"what": what, "member": info.filename, "error": exc}
+        ) from None
     if len(data) > limit:
-        raise TooLarge(f"The MLflow model's {what} unpacks to more than {limit / 1e6:.1f} MB.")
+        raise TooLarge(_("The MLflow model's %(what)s unpacks to more than %(limit)s MB.") % {"what": what, "limit": f"{limit / 1e6:.1f}"})
     return data
 
 
@@ -54,17 +60,18 @@ def _mlmodel(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> tuple[di
     found = [i for i in infos if PurePosixPath(i.filename).name == "MLmodel"]
     if len(found) != 1:
         raise InvalidModel(
-            f"The ZIP holds {len(found)} MLmodel files; zip exactly one MLflow model directory.", code="invalid_mlflow_model"
+            _("The ZIP holds %(count)s MLmodel files; zip exactly one MLflow model directory.") % {"count": len(found)},
+            code="invalid_mlflow_model",
         )
-    text = _read(archive, found[0], MAX_MLMODEL_BYTES, "MLmodel file")
+    text = _read(archive, found[0], MAX_MLMODEL_BYTES, _("MLmodel file"))
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise InvalidModel(f"The MLmodel file is not valid YAML: {exc}", code="invalid_mlflow_model") from None
+        raise InvalidModel(_("The MLmodel file is not valid YAML: %(error)s") % {"error": exc}, code="invalid_mlflow_model") from None
     except RecursionError:
-        raise InvalidModel("The MLmodel file is not valid YAML: it nests too deeply.", code="invalid_mlflow_model") from None
+        raise InvalidModel(_("The MLmodel file is not valid YAML: it nests too deeply."), code="invalid_mlflow_model") from None
     if not isinstance(document, dict) or not isinstance(document.get("flavors"), dict):
-        raise InvalidModel("The MLmodel file has no 'flavors' section: it is not an MLflow model.", code="invalid_mlflow_model")
+        raise InvalidModel(_("The MLmodel file has no 'flavors' section: it is not an MLflow model."), code="invalid_mlflow_model")
     folder = str(PurePosixPath(found[0].filename).parent)
     return document, "" if folder == "." else folder + "/"
 
@@ -73,18 +80,22 @@ def _flavor(flavors: dict) -> str:
     for name in FLAVORS:
         if isinstance(flavors.get(name), dict):
             return name
-    names = ", ".join(sorted(flavors)) or "none"
+    names = ", ".join(sorted(flavors)) or _("none")
     if set(flavors) <= {"python_function"}:
-        loader = (flavors.get("python_function") or {}).get("loader_module") or "a custom PythonModel"
+        loader = (flavors.get("python_function") or {}).get("loader_module") or _("a custom PythonModel")
         raise InvalidModel(
-            f"This MLflow model has only the python_function flavor (loaded by {loader}): it is Python code that "
-            "MLflow runs, not a model file mlserve can load and check. Log the model with the flavor of its "
-            "library (mlflow.sklearn, mlflow.xgboost, mlflow.lightgbm, mlflow.catboost or mlflow.onnx) and upload that.",
+            _(
+                "This MLflow model has only the python_function flavor (loaded by %(loader)s): it is Python code that "
+                "MLflow runs, not a model file mlserve can load and check. Log the model with the flavor of its "
+                "library (mlflow.sklearn, mlflow.xgboost, mlflow.lightgbm, mlflow.catboost or mlflow.onnx) and upload that."
+            )
+            % {"loader": loader},
             code="unsupported_flavor",
             details={"flavors": sorted(flavors)},
         )
     raise InvalidModel(
-        f"This MLflow model's flavors ({names}) are not ones mlserve serves. Supported: {', '.join(FLAVORS)}.",
+        _("This MLflow model's flavors (%(names)s) are not ones mlserve serves. Supported: %(supported)s.")
+        % {"names": names, "supported": ", ".join(FLAVORS)},
         code="unsupported_flavor",
         details={"flavors": sorted(flavors)},
     )
@@ -92,15 +103,22 @@ def _flavor(flavors: dict) -> str:
 
 def _member(by_name: dict, folder: str, relative, what: str) -> zipfile.ZipInfo:
     if not isinstance(relative, str) or not relative:
-        raise InvalidModel(f"The MLmodel file does not name the {what}.", code="invalid_mlflow_model")
+        raise InvalidModel(_("The MLmodel file does not name the %(what)s.") % {"what": what}, code="invalid_mlflow_model")
     path = PurePosixPath(folder + relative.replace("\\", "/"))
     if ".." in path.parts or path.is_absolute():
-        raise InvalidModel(f"The MLmodel file names the {what} as {relative!r}, outside the model directory.", code="invalid_mlflow_model")
+        raise InvalidModel(
+            _("The MLmodel file names the %(what)s as %(path)s, outside the model directory.") % {"what": what, "path": repr(relative)},
+            code="invalid_mlflow_model",
+        )
     info = by_name.get(str(path))
     if info is None:
         inside = [n for n in by_name if n.startswith(str(path) + "/")]
-        reason = "a folder, not one file" if inside else "missing from the ZIP"
-        raise InvalidModel(f"The {what} {relative!r} named in MLmodel is {reason}.", code="invalid_mlflow_model")
+        message = (
+            _("The %(what)s %(path)s named in MLmodel is a folder, not one file.")
+            if inside
+            else _("The %(what)s %(path)s named in MLmodel is missing from the ZIP.")
+        )
+        raise InvalidModel(message % {"what": what, "path": repr(relative)}, code="invalid_mlflow_model")
     return info
 
 
@@ -129,7 +147,7 @@ def _example(archive: zipfile.ZipFile, by_name: dict, folder: str, document: dic
         if member is None:
             continue
         try:
-            data = json.loads(_read(archive, member, MAX_EXAMPLE_BYTES, "input example"))
+            data = json.loads(_read(archive, member, MAX_EXAMPLE_BYTES, _("input example")))
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, TooLarge):
             return None
         body = _as_request(data, info, relative == serving)
@@ -161,8 +179,8 @@ def _stage_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> artifacts.
     limit = settings.MLSERVE_MAX_UPLOAD_SIZE
     if info.file_size > limit:
         raise TooLarge(
-            f"The model file {info.filename} in the ZIP is {info.file_size / 1e6:.1f} MB; the upload limit is "
-            f"{limit / 1e6:.1f} MB (MLSERVE_MAX_UPLOAD_SIZE).",
+            _("The model file %(member)s in the ZIP is %(size)s MB; the upload limit is %(limit)s MB (MLSERVE_MAX_UPLOAD_SIZE).")
+            % {"member": info.filename, "size": f"{info.file_size / 1e6:.1f}", "limit": f"{limit / 1e6:.1f}"},
         )
     target = artifacts.staging_dir() / f"upload-{uuid.uuid4().hex}"
     digest, size = hashlib.sha256(), 0
@@ -171,18 +189,23 @@ def _stage_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> artifacts.
             for chunk in iter(lambda: member.read(1 << 20), b""):
                 size += len(chunk)
                 if size > limit:
-                    raise TooLarge(f"The model file {info.filename} unpacks to more than the upload limit of {limit / 1e6:.1f} MB.")
+                    raise TooLarge(
+                        _("The model file %(member)s unpacks to more than the upload limit of %(limit)s MB.")
+                        % {"member": info.filename, "limit": f"{limit / 1e6:.1f}"}
+                    )
                 digest.update(chunk)
                 out.write(chunk)
     except (zipfile.BadZipFile, OSError, NotImplementedError, RuntimeError) as exc:
         target.unlink(missing_ok=True)
-        raise InvalidModel(f"The model file {info.filename} cannot be read from the ZIP (damaged?): {exc}") from None
+        raise InvalidModel(
+            _("The model file %(member)s cannot be read from the ZIP (damaged?): %(error)s") % {"member": info.filename, "error": exc}
+        ) from None
     except BaseException:
         target.unlink(missing_ok=True)
         raise
     if size == 0:
         target.unlink(missing_ok=True)
-        raise InvalidModel(f"The model file {info.filename} in the ZIP is empty.", code="empty_file")
+        raise InvalidModel(_("The model file %(member)s in the ZIP is empty.") % {"member": info.filename}, code="empty_file")
     return artifacts.StagedFile(path=target, sha256=digest.hexdigest(), size=size, filename=PurePosixPath(info.filename).name)
 
 
@@ -191,7 +214,7 @@ def extract(staged: artifacts.StagedFile) -> tuple[artifacts.StagedFile, dict]:
     try:
         archive = zipfile.ZipFile(staged.path)
     except zipfile.BadZipFile as exc:
-        raise InvalidModel(f"The ZIP archive is damaged: {exc}") from None
+        raise InvalidModel(_("The ZIP archive is damaged: %(error)s") % {"error": exc}) from None
     with archive:
         try:
             infos = member_infos(archive, staged.filename)
@@ -201,7 +224,7 @@ def extract(staged: artifacts.StagedFile) -> tuple[artifacts.StagedFile, dict]:
         document, folder = _mlmodel(archive, infos)
         flavor = _flavor(document["flavors"])
         conf = document["flavors"][flavor]
-        member = _member(by_name, folder, conf.get(FLAVORS[flavor]), f"{flavor} model file")
+        member = _member(by_name, folder, conf.get(FLAVORS[flavor]), _("%(flavor)s model file") % {"flavor": flavor})
         meta = {
             "flavor": flavor,
             "flavors": sorted(document["flavors"]),
@@ -255,7 +278,7 @@ def refusal_hint(meta: dict, exc: InvalidModel) -> str | None:
     if meta["flavor"] == "lightgbm" and exc.code == "untrusted_types":
         # MLflow 3 saves LightGBM's scikit-learn wrappers with skops; loading one would hand an
         # unchecked model string to LightGBM.
-        return (
+        return _(
             "(MLflow saved this LightGBM scikit-learn wrapper with skops.) Log the booster instead, "
             "mlflow.lightgbm.log_model(model.booster_, ...), or upload model.booster_.save_model(...)."
         )

@@ -3,13 +3,22 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from models_registry.schema import fields_from_json
+
+# The schema's model types as pages show them; the API keeps the stored English value.
+MODEL_TYPE_LABELS = {
+    "classification": pgettext_lazy("model type", "classification"),
+    "regression": pgettext_lazy("model type", "regression"),
+    "clustering": pgettext_lazy("model type", "clustering"),
+    "other": pgettext_lazy("model type", "other"),
+}
 
 # Names appear in URLs (/api/v1/models/{name}), so they stay URL-safe.
 NAME_VALIDATOR = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
-    "Use 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit.",
+    _("Use 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit."),
 )
 
 
@@ -73,6 +82,9 @@ class ModelVersion(models.Model):
         ordering = ["model", "-number"]
         constraints = [models.UniqueConstraint(fields=["model", "number"], name="unique_version_number")]
         permissions = [("upload_code", "Can upload models and scripts that run code (pickle, joblib)")]
+
+    def get_model_type_display(self) -> str:
+        return MODEL_TYPE_LABELS.get(self.model_type, self.model_type)
 
     def __str__(self) -> str:
         return f"{self.model.name} v{self.number}"

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from mlserve.errors import InvalidInput
 from models_registry import artifact_cache, files, outputs
@@ -90,7 +91,7 @@ def parse_input(version, *, data=None, upload=None, max_rows: int | None = None,
         return files.read_request_file(upload, name, fields, image_config(version), max_rows, sampling)
     if data is None:
         raise InvalidInput(
-            'The request has no body. Send JSON such as {"inputs": {...}} or a multipart "file".', code="empty_input"
+            _('The request has no body. Send JSON such as {"inputs": {...}} or a multipart "file".'), code="empty_input"
         )
     parsed = parse_json_body(data, fields, image_config(version))
     check_row_limit(parsed.batch.n_rows, max_rows)

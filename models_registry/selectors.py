@@ -76,13 +76,13 @@ def version_get(model: RegisteredModel, number: int | str | None = None) -> Mode
     if number in (None, ""):
         version = versions.order_by("-number").first()
         if version is None:
-            raise NotFound(f"Model {model.name!r} has no versions.")
+            raise NotFound(_("Model '%(name)s' has no versions.") % {"name": model.name})
         return version
     try:
         number = int(number)
     except (TypeError, ValueError):
-        raise NotFound(f"Version must be a number, got {number!r}.") from None
+        raise NotFound(_("Version must be a number, got %(number)s.") % {"number": repr(number)}) from None
     version = versions.filter(number=number).first()
     if version is None:
-        raise NotFound(f"Model {model.name!r} has no version {number}.")
+        raise NotFound(_("Model '%(name)s' has no version %(number)s.") % {"name": model.name, "number": number})
     return version

@@ -47,7 +47,9 @@ def validate_model_name(name: str) -> str:
             raise ValidationError("reserved")
     except ValidationError:
         raise ApplicationError(
-            f"Invalid model name {name!r}: {NAME_VALIDATOR.message}", code="invalid_name", details={"fields": {"name": NAME_VALIDATOR.message}}
+            _("Invalid model name '%(name)s': %(rule)s") % {"name": name, "rule": NAME_VALIDATOR.message},
+            code="invalid_name",
+            details={"fields": {"name": str(NAME_VALIDATOR.message)}},
         ) from None
     return name
 
@@ -64,7 +66,7 @@ def _inspect_staged(staged: artifacts.StagedFile, user: User) -> tuple[artifacts
     try:
         fmt, extension = detect_format(inner.path, inner.filename)
         if fmt == "mlflow":
-            raise InvalidModel("The MLflow model's artifact is itself a ZIP of an MLflow model.", code="invalid_mlflow_model")
+            raise InvalidModel(_("The MLflow model's artifact is itself a ZIP of an MLflow model."), code="invalid_mlflow_model")
         inner.filename = staged.filename  # the name the user knows; details["mlflow"] names the artifact
         return (inner, *_inspect_file(inner, fmt, extension, user, mlflow))
     except BaseException:
@@ -79,10 +81,12 @@ def _inspect_file(
     staged.path = staged.path.rename(staged.path.with_suffix(extension))
     if fmt in CODE_FORMATS and not can_upload_code(user):
         raise NotAllowed(
-            "Pickle and joblib files run code when they are loaded, so only users with the "
-            "'upload code' permission may upload them. Save the model with skops (skops.io.dump) "
-            "or convert it to ONNX (skl2onnx), and upload that instead."
-            + (" (This MLflow model's artifact is a pickle.)" if mlflow else ""),
+            _(
+                "Pickle and joblib files run code when they are loaded, so only users with the "
+                "'upload code' permission may upload them. Save the model with skops (skops.io.dump) "
+                "or convert it to ONNX (skl2onnx), and upload that instead."
+            )
+            + (" " + _("(This MLflow model's artifact is a pickle.)") if mlflow else ""),
             code="code_upload_forbidden",
         )
     if mlflow is None:
@@ -151,7 +155,9 @@ def _upload(*, model: RegisteredModel | None, owner: User, name: str, descriptio
         except IntegrityError:
             if stored_name:
                 artifacts.remove([stored_name])
-            raise NameTaken(f"You already have a model named {name!r}; choose another name or upload a new version.") from None
+            raise NameTaken(
+                _("You already have a model named '%(name)s'; choose another name or upload a new version.") % {"name": name}
+            ) from None
         except BaseException:
             if stored_name:
                 artifacts.remove([stored_name])
@@ -168,7 +174,7 @@ def model_create(*, owner: User, name: str, upload, description: str = "") -> Mo
     name = validate_model_name(name)
     description = checked_text(description, field="description", limit=DESCRIPTION_MAX_CHARS)
     if RegisteredModel.objects.filter(owner=owner, name=name).exists():
-        raise NameTaken(f"You already have a model named {name!r}; choose another name or upload a new version.")
+        raise NameTaken(_("You already have a model named '%(name)s'; choose another name or upload a new version.") % {"name": name})
     return _upload(model=None, owner=owner, name=name, description=description, upload=upload)
 
 
@@ -185,17 +191,18 @@ def _apply_field_edits(fields: list[dict], edits: dict) -> list[dict]:
     unknown = sorted(set(edits) - set(by_name))
     if unknown:
         raise ApplicationError(
-            f"Unknown field(s): {', '.join(unknown)}. The model's fields are: {', '.join(by_name)}.",
+            _("Unknown field(s): %(unknown)s. The model's fields are: %(fields)s.") % {"unknown": ", ".join(unknown), "fields": ", ".join(by_name)},
             code="invalid_request",
         )
     for name, change in edits.items():
         field = by_name[name]
         if not isinstance(change, dict):
-            raise ApplicationError(f"The edit for field {name!r} must be an object.", code="invalid_request")
+            raise ApplicationError(_("The edit for field '%(name)s' must be an object.") % {"name": name}, code="invalid_request")
         bad_keys = sorted(set(change) - set(FIELD_EDITABLE))
         if bad_keys:
             raise ApplicationError(
-                f"Field {name!r}: only {', '.join(FIELD_EDITABLE)} can be edited, not {', '.join(bad_keys)}.",
+                _("Field '%(name)s': only %(editable)s can be edited, not %(bad)s.")
+                % {"name": name, "editable": ", ".join(FIELD_EDITABLE), "bad": ", ".join(bad_keys)},
                 code="invalid_request",
             )
         if "description" in change:
@@ -215,9 +222,11 @@ def _clean_interval(name: str, field, interval):
     if interval in (None, {}):
         return None
     if field.type not in ("float", "double", "integer"):
-        raise ApplicationError(f"Field {name!r} is {field.type}: only numeric fields have a range.", code="invalid_request")
+        raise ApplicationError(
+            _("Field '%(name)s' is %(type)s: only numeric fields have a range.") % {"name": name, "type": field.type}, code="invalid_request"
+        )
     if not isinstance(interval, dict) or set(interval) - {"min", "max"}:
-        raise ApplicationError(f"Field {name!r}: a range is {{'min': number, 'max': number}}.", code="invalid_request")
+        raise ApplicationError(_("Field '%(name)s': a range is {'min': number, 'max': number}.") % {"name": name}, code="invalid_request")
     cleaned = {}
     for key in ("min", "max"):
         value = interval.get(key)
@@ -226,9 +235,15 @@ def _clean_interval(name: str, field, interval):
         try:
             cleaned[key] = float(value)
         except (TypeError, ValueError):
-            raise ApplicationError(f"Field {name!r}: range {key} must be a number, got {value!r}.", code="invalid_request") from None
+            raise ApplicationError(
+                _("Field '%(name)s': range %(key)s must be a number, got %(value)s.") % {"name": name, "key": key, "value": repr(value)},
+                code="invalid_request",
+            ) from None
     if "min" in cleaned and "max" in cleaned and cleaned["min"] > cleaned["max"]:
-        raise ApplicationError(f"Field {name!r}: range min {cleaned['min']} is above max {cleaned['max']}.", code="invalid_request")
+        raise ApplicationError(
+            _("Field '%(name)s': range min %(min)s is above max %(max)s.") % {"name": name, "min": cleaned["min"], "max": cleaned["max"]},
+            code="invalid_request",
+        )
     return cleaned or None
 
 
@@ -236,7 +251,7 @@ def _clean_values(name: str, field, values):
     if values in (None, []):
         return None
     if not isinstance(values, list):
-        raise ApplicationError(f"Field {name!r}: allowed values must be a list.", code="invalid_request")
+        raise ApplicationError(_("Field '%(name)s': allowed values must be a list.") % {"name": name}, code="invalid_request")
     return list(dict.fromkeys(values))
 
 
@@ -246,11 +261,11 @@ def _clean_preprocessing(version: ModelVersion, config: dict) -> dict:
     field = image_field(version.input_fields)
     if field is None:
         raise ApplicationError(
-            f"Version {version.number} has no tensor input that an image could feed, so it takes no image preprocessing.",
+            _("Version %(number)s has no tensor input that an image could feed, so it takes no image preprocessing.") % {"number": version.number},
             code="invalid_request",
         )
     if not isinstance(config, dict):
-        raise ApplicationError("preprocessing must be an object, e.g. {\"size\": [28, 28], \"mode\": \"L\"}.", code="invalid_request")
+        raise ApplicationError(_('preprocessing must be an object, e.g. {"size": [28, 28], "mode": "L"}.'), code="invalid_request")
     return clean_config(field, config) if config else {}
 
 
@@ -317,10 +332,11 @@ def _in_use(model: RegisteredModel, names) -> Conflict:
     users = sorted(set(names))
     return Conflict(
         ngettext(
-            "Model %(model)r is in use by deployment %(names)s; delete it first.",
-            "Model %(model)r is in use by deployments %(names)s; delete those first.",
+            "Model '%(name)s' is in use by deployment %(users)s; delete it first.",
+            "Model '%(name)s' is in use by deployments %(users)s; delete those first.",
             len(users),
-        ) % {"model": model.name, "names": ", ".join(users)},
+        )
+        % {"name": model.name, "users": ", ".join(users)},
         code="model_in_use",
     )
 
@@ -365,8 +381,7 @@ def can_write_scripts(user: User) -> bool:
 def check_script_permission(user: User) -> None:
     if not can_write_scripts(user):
         raise NotAllowed(
-            "On this server only users with the 'upload code' permission may add or change scripts. "
-            "Ask an administrator for it.",
+            _("On this server only users with the 'upload code' permission may add or change scripts. Ask an administrator for it."),
             code="code_upload_forbidden",
         )
 
@@ -376,10 +391,10 @@ def check_script(user: User, source: str) -> str:
     check_script_permission(user)
     if not isinstance(source, str) or not source.strip():
         raise ApplicationError(
-            "The script is empty: define preprocess(request) and/or postprocess(rows, outputs).", code="invalid_request"
+            _("The script is empty: define preprocess(request) and/or postprocess(rows, outputs)."), code="invalid_request"
         )
     if len(source.encode()) > MAX_SCRIPT_BYTES:
-        raise TooLarge(f"A script may be at most {MAX_SCRIPT_BYTES // 1000} kB.", code="script_too_large")
+        raise TooLarge(_("A script may be at most %(size)s kB.") % {"size": MAX_SCRIPT_BYTES // 1000}, code="script_too_large")
     return source
 
 

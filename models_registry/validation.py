@@ -10,6 +10,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from django.utils.translation import gettext as _
+
 from mlserve.errors import ApplicationError, InvalidInput, InvalidModel
 from models_registry.inputs import batch_from_records, parse_json_body
 from models_registry.runners import client
@@ -40,15 +42,17 @@ def inspect_artifact(
                 batch = parse_json_body(probe, info.inputs).batch
             except InvalidInput as exc:
                 info.details["probe_note"] = f"The input example does not fit the schema ({exc.message}); a sample row was tried instead."
-        what = "its input example" if batch is not None else "a sample input built from its schema"
+        what = _("its input example") if batch is not None else _("a sample input built from its schema")
         try:
             if batch is None:
                 batch = batch_from_records([sample_record(info.inputs)], info.inputs)
             client.predict(spec, batch)
         except (client.ModelCrashed, client.ModelOutOfMemory, client.ModelTimeout) as exc:
-            raise InvalidModel(f"The model loaded, but on {what}: {exc.message}", details=exc.details) from None
+            raise InvalidModel(_("The model loaded, but on %(what)s: %(error)s") % {"what": what, "error": exc.message}, details=exc.details) from None
         except ApplicationError as exc:
-            raise InvalidModel(f"The model loaded but failed to predict on {what}: {exc.message}", code="probe_failed") from None
+            raise InvalidModel(
+                _("The model loaded but failed to predict on %(what)s: %(error)s") % {"what": what, "error": exc.message}, code="probe_failed"
+            ) from None
         return info
     finally:
         client.stop(keys=keys)

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from mlserve.errors import InvalidInput, TooLarge
 
@@ -40,7 +41,7 @@ class Sampling:
         if not raw:
             return None
         if len(raw) > 1:
-            raise InvalidInput("Send every_n_frames or fps, not both.", code="invalid_request")
+            raise InvalidInput(_("Send every_n_frames or fps, not both."), code="invalid_request")
         try:
             if "every_n_frames" in raw:
                 value = int(raw["every_n_frames"])
@@ -53,7 +54,7 @@ class Sampling:
             return cls(fps=value)
         except (TypeError, ValueError):
             raise InvalidInput(
-                "every_n_frames must be a whole number of 1 or more; fps a number of frames per second above 0.",
+                _("every_n_frames must be a whole number of 1 or more; fps a number of frames per second above 0."),
                 code="invalid_request",
                 details={"fields": {k: "invalid" for k in raw}},
             ) from None
@@ -85,10 +86,13 @@ def _open(source, name: str):
     try:
         container = av.open(source, mode="r")
     except (av.error.FFmpegError, ValueError, OSError) as exc:
-        raise InvalidInput(f"{name}: the video cannot be read (damaged, cut short, or not a video): {exc}", code="invalid_file") from None
+        raise InvalidInput(
+            _("%(name)s: the video cannot be read (damaged, cut short, or not a video): %(error)s") % {"name": name, "error": exc},
+            code="invalid_file",
+        ) from None
     if not container.streams.video:
         container.close()
-        raise InvalidInput(f"{name}: the file holds no video stream.", code="invalid_file")
+        raise InvalidInput(_("%(name)s: the file holds no video stream.") % {"name": name}, code="invalid_file")
     return container
 
 
@@ -179,9 +183,9 @@ def frames(source, name: str, sampling: Sampling | None = None) -> Iterator[tupl
                     )
                 yield t, frame.to_image()
         except av.error.FFmpegError as exc:
-            raise InvalidInput(f"{name}: the video is damaged or cut short ({exc}).", code="invalid_file") from None
+            raise InvalidInput(_("%(name)s: the video is damaged or cut short (%(error)s).") % {"name": name, "error": exc}, code="invalid_file") from None
         if picked == 0:
-            raise InvalidInput(f"{name}: the video has no frame to predict on.", code="empty_input")
+            raise InvalidInput(_("%(name)s: the video has no frame to predict on.") % {"name": name}, code="empty_input")
     finally:
         container.close()
 

@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from deployments.selectors import deployments_of_model
 from mlserve import api_examples
@@ -57,7 +58,7 @@ def model_upload(request):
         except ApplicationError as exc:
             _upload_error(form, exc)
         else:
-            messages.success(request, f"Model {version.model.name!r} uploaded: {version.algorithm}.")
+            messages.success(request, _("Model '%(name)s' uploaded: %(algorithm)s.") % {"name": version.model.name, "algorithm": version.algorithm})
             return redirect(version.model)
     return render(request, "models_registry/upload.html", {"form": form, "can_upload_code": services.can_upload_code(request.user)})
 
@@ -69,7 +70,7 @@ def _model_and_version(request, name: str):
     try:
         return model, selectors.version_get(model, request.GET.get("version"))
     except ApplicationError as exc:
-        messages.error(request, f"{exc.message} Showing the latest version.")
+        messages.error(request, exc.message + " " + _("Showing the latest version."))
         return model, None
 
 
@@ -116,7 +117,7 @@ def model_edit(request, name: str):
         except ApplicationError as exc:
             form.add_error(None, exc.message)
         else:
-            messages.success(request, "Changes saved.")
+            messages.success(request, _("Changes saved."))
             return redirect(model)
     return render(request, "models_registry/edit.html", {"model": model, "version": version, "form": form})
 
@@ -131,7 +132,7 @@ def version_upload(request, name: str):
         except ApplicationError as exc:
             form.add_error("file", exc.message)
         else:
-            messages.success(request, f"Version {version.number} uploaded.")
+            messages.success(request, _("Version %(number)s uploaded.") % {"number": version.number})
             return redirect(model)
     return render(request, "models_registry/version_upload.html", {"model": model, "form": form})
 
@@ -147,7 +148,7 @@ def model_delete(request, name: str):
         except ApplicationError as exc:
             messages.error(request, exc.message)
             return redirect(model)
-        messages.success(request, f"Model {name!r} and its files were deleted.")
+        messages.success(request, _("Model '%(name)s' and its files were deleted.") % {"name": name})
         return redirect("models_registry:list")
     return render(request, "models_registry/delete.html", {"model": model, "in_use": in_use})
 
@@ -221,13 +222,16 @@ def test_page(request, *, version, predict, api_url: str) -> dict:
             try:
                 body = json.loads(context["json_text"])
             except json.JSONDecodeError as exc:
-                raise InvalidInput(f"The JSON is malformed: {exc.msg} (line {exc.lineno}, column {exc.colno}).") from None
+                raise InvalidInput(
+                    _("The JSON is malformed: %(error)s (line %(line)s, column %(column)s).")
+                    % {"error": exc.msg, "line": exc.lineno, "column": exc.colno}
+                ) from None
             context["curl"] = api_examples.curl_json(api_url, body)
             result = predict(data=body)
         else:
             upload = request.FILES.get("file")
             if upload is None:
-                raise InvalidInput("Choose a file to upload (CSV, TSV, JSON lines, text, an image, a video or a ZIP).")
+                raise InvalidInput(_("Choose a file to upload (CSV, TSV, JSON lines, text, an image, a video or a ZIP)."))
             context["curl"] = api_examples.curl_file(api_url, upload.name)
             sampling = Sampling.from_params(request.POST)
             result = predict(upload=upload, sampling=sampling) if sampling else predict(upload=upload)
@@ -264,7 +268,7 @@ def model_test(request, name: str):
         except ApplicationError as exc:
             form.add_error(None, exc.message)
         else:
-            messages.success(request, "Image preprocessing saved.")
+            messages.success(request, _("Image preprocessing saved."))
             return redirect(f"{reverse('models_registry:test', args=[model.name])}?version={version.number}#file")
     context.update(_tab_context(model, version, "test"), show_preprocessing=True)
     return render(request, "models_registry/test.html", context)
@@ -275,7 +279,7 @@ def script_trial_request(text: str):
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidInput(f"The request is not valid JSON: {exc.msg} (line {exc.lineno}).") from None
+        raise InvalidInput(_("The request is not valid JSON: %(error)s (line %(line)s).") % {"error": exc.msg, "line": exc.lineno}) from None
 
 
 def script_editor_context(request, *, version, source: str) -> dict:

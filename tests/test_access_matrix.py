@@ -77,6 +77,8 @@ PAGES = [
     ("post", "/tasks/{task}/delete/", {}, S(LOGIN, 302, 404, LOGIN, 404)),
     ("get", "/metrics", None, S(401, 403, 403, 401, 200)),  # a staff session may read it
     ("get", "/api/docs/", None, S(LOGIN, 200, 200, LOGIN, 200)),
+    # The language switcher: anyone may choose a language (a cookie, then back where they were).
+    ("post", "/i18n/setlang/", {"language": "zh-hans", "next": "/"}, S(302, 302, 302, 302, 302)),
 ]
 
 API = [

@@ -1,5 +1,6 @@
 from django.contrib.auth import authenticate
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view, authentication_classes, permission_classes, throttle_classes
@@ -27,7 +28,7 @@ def token_obtain(request):
     if user is None:
         if getattr(django_request, "axes_locked_out", False):
             return lockout_response(django_request)
-        raise ApplicationError("Wrong username or password.", code="authentication_failed", status_code=401)
+        raise ApplicationError(_("Wrong username or password."), code="authentication_failed", status_code=401)
     name = serializer.validated_data.get("name") or f"api {timezone.now():%Y-%m-%d %H:%M:%S.%f}"
     token, key = services.token_create(user=user, name=name)
     return Response({"token": key, "name": token.name}, status=status.HTTP_201_CREATED)

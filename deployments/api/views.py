@@ -1,4 +1,5 @@
 from django.http import HttpResponse, StreamingHttpResponse
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -279,16 +280,18 @@ class TaskResultView(APIView):
         the script's response; the CSV stays the model's answer row by row."""
         task = selectors.task_for_request(request, task_id)
         if task.result_expired:
-            raise ApplicationError("This task's result has expired and was removed.", code="result_expired", status_code=410)
+            raise ApplicationError(_("This task's result has expired and was removed."), code="result_expired", status_code=410)
         if task.status != PredictionTask.Status.SUCCEEDED:
-            raise Conflict(f"The task is {task.status}; its result is ready once it has succeeded.", code="result_not_ready")
+            raise Conflict(
+                _("The task is %(status)s; its result is ready once it has succeeded.") % {"status": task.status}, code="result_not_ready"
+            )
         fmt = request.query_params.get("format", "json")
         if fmt == "csv":
             response = StreamingHttpResponse(task_files.result_chunks(task, task_files.RESULT_CSV), content_type="text/csv")
             response["Content-Disposition"] = f'attachment; filename="{task.id}.csv"'
             return response
         if fmt != "json":
-            raise ApplicationError("format must be json or csv.", code="invalid_request")
+            raise ApplicationError(_("format must be json or csv."), code="invalid_request")
         if task_files.result_exists(task, task_files.SCRIPT_RESPONSE):  # the script's postprocess() shaped this answer
             return StreamingHttpResponse(task_files.result_chunks(task, task_files.SCRIPT_RESPONSE), content_type="application/json")
         version = task.model_version
@@ -304,7 +307,7 @@ class DeploymentScriptView(APIView):
         """The script in use, with the list of earlier versions."""
         deployment = selectors.deployment_get_for_user(request.user, name)
         if deployment.script is None:
-            raise NotFound(f"Deployment {name!r} has no script.")
+            raise NotFound(_("Deployment '%(name)s' has no script.") % {"name": name})
         data = ScriptSerializer(deployment.script).data
         data["versions"] = list(deployment.scripts.values("version", "created"))
         return Response(data)

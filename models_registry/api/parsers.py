@@ -2,6 +2,7 @@
 
 import io
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.parsers import BaseParser, FormParser, JSONParser, MultiPartParser
@@ -74,6 +75,6 @@ def prediction_input(request) -> dict:
         sampling = Sampling.from_params(request.query_params) or Sampling.from_params(form)
         return {"upload": upload, "sampling": sampling} if sampling else {"upload": upload}
     if request.content_type.startswith("multipart/"):
-        raise InvalidInput('A multipart request must carry the input as a "file" field.', code="empty_input")
+        raise InvalidInput(_('A multipart request must carry the input as a "file" field.'), code="empty_input")
     has_body = int(request.META.get("CONTENT_LENGTH") or 0) > 0
     return {"data": data if has_body else None}

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from mlserve.errors import (
     ApplicationError,
@@ -173,12 +174,14 @@ class _Control:
             try:
                 sock.settimeout(timeout)
                 wire.send(sock, header, fds=fds)
-                reply, _ = wire.recv(sock, max_bytes=64 << 20)
+                reply, _buffers = wire.recv(sock, max_bytes=64 << 20)
             except (wire.WireError, OSError) as exc:
                 sock.close()
                 if reused and attempt == 1:
                     continue  # a connection to a supervisor that has since restarted
-                raise Unavailable(f"The model runner service did not answer ({exc}); try again.", code="runner_unavailable") from None
+                raise Unavailable(
+                    _("The model runner service did not answer (%(error)s); try again.") % {"error": exc}, code="runner_unavailable"
+                ) from None
             with self.lock:
                 self.idle.append(sock)
             return reply
@@ -228,7 +231,8 @@ def _connect_supervisor() -> socket.socket:
             except OSError:
                 if time.monotonic() > deadline:
                     raise Unavailable(
-                        f"The model runner service did not start; see {folder / 'supervisor.log'}.", code="runner_unavailable"
+                        _("The model runner service did not start; see %(log)s.") % {"log": folder / "supervisor.log"},
+                        code="runner_unavailable",
                     ) from None
                 time.sleep(0.05)
 
@@ -288,7 +292,8 @@ def error_from(reply: dict, label: str = "") -> ApplicationError:
     status = status if isinstance(status, int) and 400 <= status <= 599 else 502
     if reply.get("failed"):
         failure = RunnerFailed(
-            f"{label or 'This model'} was stopped after crashing repeatedly: {message} Start it again once the cause is fixed.",
+            _("%(model)s was stopped after crashing repeatedly: %(message)s Start it again once the cause is fixed.")
+            % {"model": label or _("This model"), "message": message},
             details={"cause": code, **({"runner": details} if details else {})},
         )
         failure.cause_message = message
@@ -339,7 +344,8 @@ def ensure(spec: RunnerSpec, *, reset: bool = False) -> Handle:
         fd = os.open(spec.artifact, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as exc:
         raise Unavailable(
-            f"The model file of {spec.label or 'this model'} cannot be read on this server ({exc.strerror}).",
+            _("The model file of %(model)s cannot be read on this server (%(error)s).")
+            % {"model": spec.label or _("this model"), "error": exc.strerror},
             code="artifact_unavailable",
         ) from None
     try:
@@ -422,14 +428,16 @@ def call(spec: RunnerSpec, header: dict, buffers=(), *, timeout: float | None = 
             _forget(spec.key)
             if attempt == 1:
                 continue
-            raise ModelCrashed("The model's runner could not be reached; try again.") from None
+            raise ModelCrashed(_("The model's runner could not be reached; try again.")) from None
         try:
             sock.settimeout(max(0.001, timeout))
             wire.send(sock, header, buffers)
         except TimeoutError:
             sock.close()
             _end_replica(spec, path)
-            raise ModelTimeout(f"The model's runner did not take the request within {timeout:g} s; it was stopped.") from None
+            raise ModelTimeout(
+                _("The model's runner did not take the request within %(timeout)s s; it was stopped.") % {"timeout": f"{timeout:g}"}
+            ) from None
         except (wire.WireError, OSError):
             sock.close()
             _forget(spec.key)
@@ -442,7 +450,8 @@ def call(spec: RunnerSpec, header: dict, buffers=(), *, timeout: float | None = 
             sock.close()
             _end_replica(spec, path)
             raise ModelTimeout(
-                f"The model did not answer within {timeout:g} s; its runner was stopped and starts again for the next request.",
+                _("The model did not answer within %(timeout)s s; its runner was stopped and starts again for the next request.")
+                % {"timeout": f"{timeout:g}"},
                 details={"timeout_seconds": timeout},
             ) from None
         except (wire.WireError, OSError):
@@ -478,11 +487,11 @@ def predict(spec: RunnerSpec, batch: Batch, *, timeout: float | None = None) -> 
     try:
         return wire.get_prediction(reply["prediction"], reply_buffers, batch.n_rows)
     except (wire.WireError, KeyError, TypeError, ValueError) as exc:
-        raise ModelCrashed(f"The model's runner sent an answer that cannot be read: {exc}") from None
+        raise ModelCrashed(_("The model's runner sent an answer that cannot be read: %(error)s") % {"error": exc}) from None
 
 
 def script_call(spec: RunnerSpec, function: str, args: list, *, timeout: float | None = None):
-    reply, _ = call(spec, {"op": "script", "fn": function, "args": args}, timeout=timeout)
+    reply, _buffers = call(spec, {"op": "script", "fn": function, "args": args}, timeout=timeout)
     return reply.get("ok")
 
 
@@ -503,7 +512,7 @@ def inspect(path: Path, fmt: str, extension: str, *, label: str = "") -> tuple[d
     except (ModelCrashed, ModelOutOfMemory, ModelTimeout, RunnerFailed) as exc:
         stop(keys=[spec.key])
         message = getattr(exc, "cause_message", exc.message)
-        raise InvalidModel(f"The file could not be loaded safely: {message}", details=exc.details) from None
+        raise InvalidModel(_("The file could not be loaded safely: %(message)s") % {"message": message}, details=exc.details) from None
     except ApplicationError:
         stop(keys=[spec.key])
         raise

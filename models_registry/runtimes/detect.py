@@ -4,6 +4,8 @@ import re
 import zipfile
 from pathlib import Path
 
+from django.utils.translation import gettext as _
+
 from mlserve.errors import InvalidModel, UnsupportedFormat, without_paths
 
 SUPPORTED = (
@@ -29,7 +31,7 @@ def detect_format(path: Path, filename: str) -> tuple[str, str]:
     with open(path, "rb") as f:
         head = f.read(4096)
     if not head:
-        raise InvalidModel("The file is empty (0 bytes): upload the saved model file itself.", code="empty_file")
+        raise InvalidModel(_("The file is empty (0 bytes): upload the saved model file itself."), code="empty_file")
     ext = Path(filename or "").suffix.lower()
 
     if head.startswith(b"PK\x03\x04"):
@@ -52,8 +54,8 @@ def detect_format(path: Path, filename: str) -> tuple[str, str]:
     if head[0] in ONNX_LEADING_BYTES and (ext == ".onnx" or head[0] == 0x08):
         return "onnx", ".onnx"
     if ext == ".onnx":
-        raise InvalidModel("This file is named .onnx but is not an ONNX model (it does not start like an ONNX protobuf).")
-    raise UnsupportedFormat(f"Unrecognised file format. Supported formats: {SUPPORTED}.")
+        raise InvalidModel(_("This file is named .onnx but is not an ONNX model (it does not start like an ONNX protobuf)."))
+    raise UnsupportedFormat(_("Unrecognised file format. Supported formats: %(formats)s.") % {"formats": SUPPORTED})
 
 
 def _zip_format(path: Path, ext: str) -> tuple[str, str]:
@@ -61,16 +63,19 @@ def _zip_format(path: Path, ext: str) -> tuple[str, str]:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
     except zipfile.BadZipFile as exc:
-        raise InvalidModel(f"The file starts like a ZIP archive but is damaged: {without_paths(str(exc))}") from exc
+        raise InvalidModel(_("The file starts like a ZIP archive but is damaged: %(error)s") % {"error": without_paths(str(exc))}) from exc
     if "schema.json" in names:
         return "skops", ".skops"
     if any(n == "MLmodel" or n.endswith("/MLmodel") for n in names):
         return "mlflow", ".zip"
-    named = f" named {ext}" if ext else ""
+    explained = _(
+        "Upload the model itself: %(formats)s. (A .skops file is a ZIP too, but it holds a schema.json, "
+        "and an MLflow model's ZIP holds an MLmodel file; this archive holds neither.)"
+    ) % {"formats": SUPPORTED}
     raise UnsupportedFormat(
-        f"This is a ZIP archive{named}, not a model file. Upload the model itself: {SUPPORTED}. "
-        "(A .skops file is a ZIP too, but it holds a schema.json, and an MLflow model's ZIP holds an MLmodel file; "
-        "this archive holds neither.)"
+        (_("This is a ZIP archive named %(ext)s, not a model file.") % {"ext": ext} if ext else _("This is a ZIP archive, not a model file."))
+        + " "
+        + explained
     )
 
 
@@ -88,9 +93,12 @@ def _xgboost_format(text: bytes, ext: str) -> tuple[str, str]:
         if LIGHTGBM_DUMP.search(text) and (b'"num_tree_per_iteration"' in text or b'"tree_info"' in text):
             return "lightgbm", ".json"
         raise UnsupportedFormat(
-            "This is a JSON document but neither an XGBoost model (no 'learner' object) nor a LightGBM dump "
-            f"(no \"name\": \"tree\"). Supported formats: {SUPPORTED}."
+            _(
+                "This is a JSON document but neither an XGBoost model (no 'learner' object) nor a LightGBM dump "
+                '(no "name": "tree"). Supported formats: %(formats)s.'
+            )
+            % {"formats": SUPPORTED}
         )
     if text[1:2] in (bytes([m]) for m in UBJSON_MARKERS) and b"learner" in text[:64]:
         return "xgboost", ".ubj"
-    raise UnsupportedFormat(f"Unrecognised file format. Supported formats: {SUPPORTED}.")
+    raise UnsupportedFormat(_("Unrecognised file format. Supported formats: %(formats)s.") % {"formats": SUPPORTED})

@@ -23,7 +23,9 @@
     if (badge && badge.dataset.status !== task.status) {
       badge.className = "badge status-badge " + (BADGE[task.status] || BADGE.queued);
       badge.dataset.status = task.status;
-      badge.textContent = task.status;
+      // The status in the page's language (the template's data-label-* attributes), as the server shows it.
+      const label = box.dataset["label" + task.status.charAt(0).toUpperCase() + task.status.slice(1)];
+      badge.textContent = label || task.status;
     }
     // The API's times are in the server's time zone, as the page's own: its first 19 characters.
     if (started) started.textContent = task.started ? task.started.slice(0, 19).replace("T", " ") : "—";

@@ -44,7 +44,7 @@
         if (!bar || !e.lengthComputable) return;
         const percent = Math.round((e.loaded / e.total) * 100);
         bar.style.width = percent + "%";
-        bar.textContent = percent < 100 ? percent + "%" : "Checking the file…";
+        bar.textContent = percent < 100 ? percent + "%" : (box.dataset.checking || "Checking the file…");  // the page's language, from the template
       });
       request.addEventListener("load", function () {
         if (request.responseURL && request.responseURL !== (form.action || window.location.href)) {
