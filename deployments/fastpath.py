@@ -27,7 +27,8 @@ from rest_framework.exceptions import APIException, NotFound
 
 from deployments import selectors, serving
 from mlserve.api import error_body
-from mlserve.errors import ApplicationError, fault_error, retry_after
+from mlserve.errors import ApplicationError
+from mlserve.faults import fault_error, retry_after
 from models_registry.inputs import loads_json
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,8 @@ from accounts.services import new_key
 from deployments import delivery, runners, task_files
 from deployments.models import Deployment, DeploymentKey, DeploymentScript, PredictionTask
 from deployments.selectors import forget_deployment
-from mlserve.errors import ApplicationError, Conflict, NameTaken, TooLarge, Unavailable, fault_error
+from mlserve.errors import ApplicationError, Conflict, NameTaken, TooLarge, Unavailable
+from mlserve.faults import fault_error
 from mlserve.limits import DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS, checked_text
 from models_registry import scripts
 from models_registry.models import ModelVersion, RegisteredModel

@@ -8,7 +8,8 @@ from rest_framework.exceptions import APIException, ParseError
 
 from deployments import limits, metrics, oip, runners, services
 from deployments.models import Deployment
-from mlserve.errors import ApplicationError, InvalidModel, fault_error
+from mlserve.errors import ApplicationError, InvalidModel
+from mlserve.faults import fault_error
 from models_registry import prediction, scripts
 from models_registry.inputs import check_row_limit
 from models_registry.runners import client

@@ -11,7 +11,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from mlserve.errors import fault_error, retry_after
+from mlserve.faults import fault_error, retry_after
 
 log = logging.getLogger(__name__)
 

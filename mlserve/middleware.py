@@ -8,7 +8,8 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from mlserve.api import error_body
-from mlserve.errors import Unavailable, fault_error, retry_after
+from mlserve.errors import Unavailable
+from mlserve.faults import fault_error, retry_after
 
 log = logging.getLogger(__name__)
 

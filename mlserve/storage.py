@@ -123,17 +123,22 @@ def delete(names: list[str]) -> None:
             batch = names[start : start + 1000]
             default_storage.bucket.delete_objects(Delete={"Objects": [{"Key": _key(n)} for n in batch], "Quiet": True})
         return
-    root = local_path("")
     for name in names:
         path = local_path(name)
         path.unlink(missing_ok=True)
-        parent = path.parent
-        while parent != root and root in parent.parents:
-            try:
-                parent.rmdir()
-            except OSError:
-                break
-            parent = parent.parent
+        remove_empty_folders(path)
+
+
+def remove_empty_folders(path: Path) -> None:
+    """The folders above a removed local file, up to the data dir, while they are empty."""
+    root = local_path("")
+    parent = path.parent
+    while parent != root and root in parent.parents:
+        try:
+            parent.rmdir()
+        except OSError:
+            break
+        parent = parent.parent
 
 
 def delete_prefix(prefix: str) -> None:

@@ -147,15 +147,8 @@ def discard(aside: SetAside) -> None:
             hidden.unlink(missing_ok=True)
         except OSError:
             log.error("could not remove %s; remove it by hand", hidden)
-    root = storage.local_path("")
     for path, _hidden in aside.moved:
-        parent = path.parent
-        while parent != root and root in parent.parents:
-            try:
-                parent.rmdir()
-            except OSError:
-                break
-            parent = parent.parent
+        storage.remove_empty_folders(path)
 
 
 def remove(relative_names: list[str]) -> None:
