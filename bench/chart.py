@@ -17,12 +17,17 @@ for r in results["single_row"]:  # MLflow: its better configuration per point
         continue
     rows = [x for x in rows if x not in same] + [r]
 CEILINGS = ("ceiling", "ceiling-shortcut")
-LABELS = {"ceiling": "bare WSGI, predict_proba", "ceiling-shortcut": "bare WSGI, mlserve's model math"}
-rows = [r for r in rows if r["server"] in ("mlserve", "mlflow", *CEILINGS)]
+LABELS = {
+    "ceiling": "bare WSGI, predict_proba",
+    "ceiling-shortcut": "bare WSGI, mlserve's model math",
+    "mlserve": "mlserve (sandboxed runners)",
+    "mlserve-inprocess": "mlserve, models in-process (before runners)",
+}
+rows = [r for r in rows if r["server"] in ("mlserve", "mlserve-inprocess", "mlflow", *CEILINGS)]
 models = sorted({r["model"] for r in rows if r["server"] not in CEILINGS})
 fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.6), sharey=False)
 for ax, model in zip(axes, models):
-    servers = ["mlserve", "mlflow"] + ([c for c in CEILINGS if any(r["server"] == c for r in rows)] if model == "iris_logreg" else [])
+    servers = [s for s in ("mlserve", "mlserve-inprocess", "mlflow") if any(r["server"] == s for r in rows)] + ([c for c in CEILINGS if any(r["server"] == c for r in rows)] if model == "iris_logreg" else [])
     width = 0.8 / len(servers)
     for k, server in enumerate(servers):
         points = [r for r in rows if r["server"] == server and (r["model"] == model or server in CEILINGS)]

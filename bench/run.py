@@ -1,12 +1,16 @@
-"""mlserve against MLflow's scoring server and a bare-WSGI ceiling, on this machine, in one run.
+"""mlserve against MLflow's scoring server, MLServer and a bare-WSGI ceiling, on this machine, in one run.
 
     make bench            (or: .venv/bin/python bench/run.py [--duration 10] [--skip-batch])
 
 Trains three models from scikit-learn's bundled data, serves them with mlserve
-(gunicorn with one worker per core, plus qcluster, as `make run` does) and with
-`mlflow models serve` (same worker count), loads both with wrk over loopback,
-runs a 1,000,000-row CSV through the queued API, and writes the results into
-docs/BENCHMARKS.md (between its bench markers) and docs/benchmarks-chart.png.
+(gunicorn with one worker per core, plus qcluster, as `make run` does; models in
+sandboxed runners), with mlserve loading the models into its web workers instead
+(MLSERVE_MODELS_IN_PROCESS=1, the pre-runner design, for the runners' cost), with
+`mlflow models serve` and with MLServer (KServe's Python runtime, stock settings),
+loads them with wrk over loopback (single rows, 10,000-row bodies, Open Inference
+Protocol tensors), runs a 1,000,000-row CSV through the queued API, and writes the
+results into docs/BENCHMARKS.md (between its bench markers) and
+docs/benchmarks-chart.png.
 """
 
 import argparse
@@ -31,9 +35,16 @@ OUT = ROOT / "bench" / "out"
 PYTHON = ROOT / ".venv" / "bin" / "python"
 MLFLOW_VENV = ROOT / "bench" / ".mlflow-venv"
 MLFLOW_PINS = ["mlflow==3.17.2", "scikit-learn==1.9.1", "xgboost-cpu==3.2.0", "matplotlib==3.11.2"]
+MLSERVER_VENV = ROOT / "bench" / ".mlserver-venv"
+# MLServer 1.7.1 needs uvloop below 0.22; mlserver-xgboost pulls xgboost itself (the same version as ours).
+MLSERVER_PINS = ["mlserver==1.7.1", "mlserver-sklearn==1.7.1", "mlserver-xgboost==1.7.1", "uvloop<0.22",
+                 "scikit-learn==1.9.1", "xgboost==3.2.0"]
 CORES = os.cpu_count() or 2
 MODELS = ["iris_logreg", "cancer_xgb", "cancer_forest"]
-PORTS = {"mlserve": 8710, "ceiling": 8720, "mlflow": 8730}  # MLflow: one port per server started
+PORTS = {"mlserve": 8710, "ceiling": 8720, "mlflow": 8730, "mlserver": 8760}  # MLflow: one port per server started
+OIP_MODELS = ["iris_logreg", "cancer_xgb"]
+# Single row, c=16, mlserve / MLflow in the report before runners (2026-11-26, in-process models).
+LAST_REPORT_VS_MLFLOW = {"iris_logreg": 7.4, "cancer_xgb": 7.2, "cancer_forest": 14.6}  # what MLServer serves (its sklearn and xgboost runtimes)
 
 
 def log(message: str) -> None:
@@ -60,6 +71,36 @@ def ensure_mlflow_venv() -> Path:
     subprocess.run([str(python), "-m", "pip", "install", "-q", *MLFLOW_PINS], check=True)
     stamp.write_text("\n".join(MLFLOW_PINS))
     return python
+
+
+def ensure_mlserver_venv() -> Path:
+    python = MLSERVER_VENV / "bin" / "python"
+    stamp = MLSERVER_VENV / ".pins"
+    if python.exists() and stamp.exists() and stamp.read_text() == "\n".join(MLSERVER_PINS):
+        return python
+    log("creating bench/.mlserver-venv (MLServer is not a project dependency; cached between runs)")
+    subprocess.run([sys.executable, "-m", "venv", str(MLSERVER_VENV)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", *MLSERVER_PINS], check=True)
+    stamp.write_text("\n".join(MLSERVER_PINS))
+    return python
+
+
+def mlserver_repository(models: Path) -> Path:
+    """MLServer's model repository: one folder per model with its model-settings.json."""
+    repo = OUT / "mlserver"
+    shutil.rmtree(repo, ignore_errors=True)
+    for name, implementation, source in (
+        ("iris_logreg", "mlserver_sklearn.SKLearnModel", models / "iris_logreg.joblib"),
+        ("cancer_xgb", "mlserver_xgboost.XGBoostModel", models / "cancer_xgb.json"),
+    ):
+        folder = repo / name
+        folder.mkdir(parents=True)
+        shutil.copy(source, folder / f"model{source.suffix}")
+        settings = {"name": name, "implementation": implementation, "parameters": {"uri": f"./model{source.suffix}"}}
+        (folder / "model-settings.json").write_text(json.dumps(settings))
+    port = PORTS["mlserver"]
+    (repo / "settings.json").write_text(json.dumps({"http_port": port, "grpc_port": port + 1, "metrics_port": port + 2, "host": "127.0.0.1"}))
+    return repo
 
 
 def train(out: Path) -> dict:
@@ -92,7 +133,8 @@ def train(out: Path) -> dict:
 
 
 def bodies(frames: dict, out: Path) -> dict:
-    """JSON request bodies: one row, and 10,000 rows (dataframe_split, which both servers read)."""
+    """JSON request bodies: one row, and 10,000 rows (dataframe_split, which MLflow and mlserve
+    read); and the same rows as one Open Inference Protocol FP64 tensor (MLServer and mlserve)."""
     paths = {}
     for name, frame in frames.items():
         for rows, label in ((1, "row"), (10_000, "10k")):
@@ -101,6 +143,10 @@ def bodies(frames: dict, out: Path) -> dict:
             path = out / f"{name}-{label}.json"
             path.write_text(json.dumps(body))
             paths[(name, label)] = path
+            tensor = {"inputs": [{"name": "input-0", "shape": list(data.shape), "datatype": "FP64", "data": data.to_numpy().ravel().tolist()}]}
+            path = out / f"{name}-{label}-oip.json"
+            path.write_text(json.dumps(tensor))
+            paths[(name, f"{label}-oip")] = path
     return paths
 
 
@@ -231,10 +277,23 @@ def wrk(url: str, body: Path, token: str | None, concurrency: int, duration: int
     return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "errors": errors, "requests": requests, "raw": output}
 
 
+def wait_http_post(url: str, body: Path, timeout: float = 120) -> None:
+    """MLServer answers health before its models are loaded: wait for a real answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            check_answer(url, body, None)
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 def check_answer(url: str, body: Path, token: str | None) -> None:
     """One request first: a benchmark of error pages would be worthless."""
     answer = request("POST", url, token, body.read_bytes(), "application/json")
-    assert "predictions" in answer, answer
+    assert "predictions" in answer or "outputs" in answer, answer
 
 
 # ---- batch -------------------------------------------------------------------------
@@ -404,15 +463,35 @@ def table(results: dict) -> str:
             if m:
                 versus_same = f"**{m['rps'] / s['rps']:.2f}x**" if s else ""
                 lines.append(f"| {label} | {c} | {m['rps']:.0f} | {m['p50_ms']:.2f} | {m['p99_ms']:.2f} | **{m['rps'] / r['rps']:.2f}x** | {versus_same} |")
-    lines += ["", "| 10,000-row request | mlserve rows/s | p50 ms | MLflow rows/s (workers) | p50 ms | mlserve / MLflow |", "|---|---|---|---|---|---|"]
+    inproc = {(r["model"], r["concurrency"]): r for r in results["single_row"] if r["server"] == "mlserve-inprocess"}
+    if inproc:
+        lines += ["", "| single row, models in runners vs in the web workers | concurrency | runners req/s | p50 ms | in-process req/s | p50 ms | runners / in-process |",
+                  "|---|---|---|---|---|---|---|"]
+        for model in MODELS:
+            for c in (1, 16):
+                m, i = single.get(("mlserve", model, c)), inproc.get((model, c))
+                if m and i:
+                    lines.append(f"| {model} | {c} | {m['rps']:.0f} | {m['p50_ms']:.2f} | {i['rps']:.0f} | {i['p50_ms']:.2f} | **{m['rps'] / i['rps']:.2f}x** |")
+    lines += ["", "| 10,000-row request (`dataframe_split`, c=1) | mlserve rows/s | p50 ms | p99 ms | p99 / p50 | MLflow rows/s (workers) | p50 ms | mlserve / MLflow |",
+              "|---|---|---|---|---|---|---|---|"]
     big = best(results["ten_thousand"], lambda r: (r["server"], r["model"]))
     for model in MODELS:
         m, f = big.get(("mlserve", model)), big.get(("mlflow", model))
         if m and f:
             lines.append(
-                f"| {model} | {m['rps'] * 10_000:,.0f} | {m['p50_ms']:.1f} | {f['rps'] * 10_000:,.0f} ({f['workers']}) | {f['p50_ms']:.1f} "
-                f"| **{m['rps'] / f['rps']:.1f}x** |"
+                f"| {model} | {m['rps'] * 10_000:,.0f} | {m['p50_ms']:.1f} | {m['p99_ms']:.1f} | {m['p99_ms'] / m['p50_ms']:.2f} "
+                f"| {f['rps'] * 10_000:,.0f} ({f['workers']}) | {f['p50_ms']:.1f} | **{m['rps'] / f['rps']:.1f}x** |"
             )
+    oip = {(r["server"], r["model"], r["rows"], r["concurrency"]): r for r in results.get("oip", [])}
+    if oip:
+        lines += ["", "| Open Inference Protocol, FP64 tensor | rows | concurrency | mlserve req/s | p50 ms | p99 ms | MLServer req/s | p50 ms | p99 ms | mlserve / MLServer |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for model in OIP_MODELS:
+            for rows, c in ((1, 16), (10_000, 1)):
+                m, v = oip.get(("mlserve", model, rows, c)), oip.get(("mlserver", model, rows, c))
+                if m and v:
+                    lines.append(f"| {model} | {rows:,} | {c} | {m['rps']:.0f} | {m['p50_ms']:.2f} | {m['p99_ms']:.2f} | {v['rps']:.0f} | {v['p50_ms']:.2f} | {v['p99_ms']:.2f} | **{m['rps'] / v['rps']:.2f}x** |")
+    lines += ["", *targets(results)]
     if results.get("batch"):
         base = results["inprocess"]
         lines += ["", "| queued CSV (iris_logreg) | rows | seconds, submit to result (upload / queue / run) | rows/s | worker peak RSS MB | / in-process rows/s |",
@@ -425,6 +504,46 @@ def table(results: dict) -> str:
         first, last = results["batch"][1], results["batch"][-1]
         lines.append(f"\nWorker peak RSS from {first['rows']:,} to {last['rows']:,} rows: **{last['peak_rss_mb'] / first['peak_rss_mb']:.2f}x**.")
     return "\n".join(lines)
+
+
+def targets(results: dict) -> list[str]:
+    """The issues' targets, each with what this run measured."""
+    single = best(results["single_row"], lambda r: (r["server"], r["model"], r["concurrency"]))
+    big = best(results["ten_thousand"], lambda r: (r["server"], r["model"]))
+    oip = {(r["server"], r["model"], r["rows"], r["concurrency"]): r for r in results.get("oip", [])}
+    rows = []
+
+    def check(target: str, value: float | None, goal: float, unit: str = "x", at_most: bool = False) -> None:
+        if value is None:
+            rows.append(f"| {target} | not measured | |")
+            return
+        met = value <= goal if at_most else value >= goal
+        rows.append(f"| {target} | {value:.2f}{unit} | {'met' if met else '**missed**'} |")
+
+    def ratio(a, b, key="rps"):
+        return a[key] / b[key] if a and b else None
+
+    for model in MODELS:
+        check(f"{model}, single row c=16, runners ≥ 0.8x in-process",
+              ratio(single.get(("mlserve", model, 16)), single.get(("mlserve-inprocess", model, 16))), 0.8)
+    lr = single.get(("mlserve", "iris_logreg", 1))
+    check("iris_logreg p50 at c=1 ≤ 0.8 ms", lr["p50_ms"] if lr else None, 0.8, " ms", at_most=True)
+    check("cancer_forest c=16 with batching ≥ 2x in-process",
+          ratio(single.get(("mlserve", "cancer_forest", 16)), single.get(("mlserve-inprocess", "cancer_forest", 16))), 2.0)
+    for model in OIP_MODELS:
+        check(f"{model}, 10,000 rows c=1, ≥ 3x MLflow (dataframe_split)", ratio(big.get(("mlserve", model)), big.get(("mlflow", model))), 3.0)
+        check(f"{model}, 10,000 rows c=1, ≥ 1.5x MLServer (OIP tensor)",
+              ratio(oip.get(("mlserve", model, 10_000, 1)), oip.get(("mlserver", model, 10_000, 1))), 1.5)
+        for label, run in (("dataframe_split", big.get(("mlserve", model))), ("OIP", oip.get(("mlserve", model, 10_000, 1)))):
+            check(f"{model}, 10,000 rows ({label}): p99 ≤ 2x p50", ratio(run, run, "p99_ms") and run["p99_ms"] / run["p50_ms"], 2.0, at_most=True)
+        check(f"{model}, OIP single row c=16 ≥ 0.9x native predict",
+              ratio(oip.get(("mlserve", model, 1, 16)), single.get(("mlserve", model, 16))), 0.9)
+        check(f"{model}, OIP single row c=16 ≥ 3x MLServer",
+              ratio(oip.get(("mlserve", model, 1, 16)), oip.get(("mlserver", model, 1, 16))), 3.0)
+    for model, before in LAST_REPORT_VS_MLFLOW.items():
+        check(f"{model}, single row c=16 vs MLflow ≥ the last report's {before}x (no regression)",
+              ratio(single.get(("mlserve", model, 16)), single.get(("mlflow", model, 16))), before)
+    return ["| target | this run | |", "|---|---|---|", *rows]
 
 
 def write_report(results: dict, text: str) -> None:
@@ -448,21 +567,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=10, help="seconds of load per point")
     parser.add_argument("--skip-batch", action="store_true")
-    parser.add_argument("--only", choices=["mlserve", "mlflow", "ceiling"], help="measure one server (no report)")
+    parser.add_argument("--only", choices=["mlserve", "mlflow", "mlserver", "ceiling"], help="measure one server (no report)")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     ensure_wrk()
     mlflow_python = ensure_mlflow_venv() if args.only in (None, "mlflow") else None
+    if args.only in (None, "mlserver"):
+        ensure_mlserver_venv()
     trained = train(OUT / "models")
     body = bodies(trained["frames"], OUT)
-    results = {"single_row": [], "ten_thousand": [], "batch": [], "duration": args.duration,
+    results = {"single_row": [], "ten_thousand": [], "oip": [], "batch": [], "duration": args.duration,
                "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine()}
 
     if args.only in (None, "mlserve"):
         with Mlserve(OUT / "mlserve-data") as server:
             for name in MODELS:
                 server.deploy(name, trained["files"][name])
-            time.sleep(3)  # every web worker loads running deployments within MLSERVE_WARM_INTERVAL (2 s)
+            time.sleep(3)  # every web worker starts running deployments' runners within MLSERVE_WARM_INTERVAL (2 s)
             for name in MODELS:
                 url = f"{server.base}/api/v1/deployments/{name}/predict"
                 check_answer(url, body[(name, "row")], server.token)
@@ -472,7 +593,14 @@ def main() -> None:
                     log(f"mlserve {name} c={c}: {r['rps']:.0f} req/s, p50 {r['p50_ms']:.2f} ms, errors {r['errors']}")
                 r = wrk(url, body[(name, "10k")], server.token, 1, args.duration)
                 results["ten_thousand"].append({"server": "mlserve", "model": name, **r})
-                log(f"mlserve {name} 10k rows: {r['rps'] * 10000:,.0f} rows/s")
+                log(f"mlserve {name} 10k rows: {r['rps'] * 10000:,.0f} rows/s, p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms")
+            for name in OIP_MODELS:
+                url = f"{server.base}/v2/models/{name}/infer"
+                check_answer(url, body[(name, "row-oip")], server.token)
+                for label, c in (("row-oip", 16), ("10k-oip", 1)):
+                    r = wrk(url, body[(name, label)], server.token, c, args.duration)
+                    results["oip"].append({"server": "mlserve", "model": name, "rows": 1 if label == "row-oip" else 10_000, "concurrency": c, **r})
+                    log(f"mlserve OIP {name} {label} c={c}: {r['rps']:.0f} req/s, p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms")
             if not args.skip_batch:
                 for rows in (100_000, 1_000_000, 5_000_000):
                     b = run_batch(server, iris_csv(OUT / f"iris-{rows}.csv", rows), rows)
@@ -481,6 +609,35 @@ def main() -> None:
         if not args.skip_batch:
             results["inprocess"] = in_process_batch(OUT / "iris-1000000.csv", trained["logreg"], 1_000_000)
             log(f"in-process 1M rows: {results['inprocess']['rows_per_s']:,.0f} rows/s")
+        # The design before runners, for what the process boundary costs (and what batching gains):
+        # models loaded in the web workers themselves, sync workers, as mlserve served until then.
+        with Mlserve(OUT / "mlserve-data-inprocess", MLSERVE_MODELS_IN_PROCESS="1", MLSERVE_WORKER_CLASS="sync") as server:
+            for name in MODELS:
+                server.deploy(name, trained["files"][name])
+            time.sleep(3)
+            for name in MODELS:
+                url = f"{server.base}/api/v1/deployments/{name}/predict"
+                check_answer(url, body[(name, "row")], server.token)
+                for c in (1, 16):
+                    r = wrk(url, body[(name, "row")], server.token, c, args.duration)
+                    results["single_row"].append({"server": "mlserve-inprocess", "model": name, "concurrency": c, **r})
+                    log(f"mlserve in-process {name} c={c}: {r['rps']:.0f} req/s, p50 {r['p50_ms']:.2f} ms")
+
+    if args.only in (None, "mlserver"):
+        mlserver = start([str(ensure_mlserver_venv().parent / "mlserver"), "start", str(mlserver_repository(OUT / "models"))],
+                         {**os.environ, "PATH": f"{MLSERVER_VENV / 'bin'}:{os.environ['PATH']}"}, "mlserver")
+        try:
+            base = f"http://127.0.0.1:{PORTS['mlserver']}"
+            wait_http(base + "/v2/health/ready")
+            for name in OIP_MODELS:
+                url = f"{base}/v2/models/{name}/infer"
+                wait_http_post(url, body[(name, "row-oip")])
+                for label, c in (("row-oip", 1), ("row-oip", 16), ("10k-oip", 1)):
+                    r = wrk(url, body[(name, label)], None, c, args.duration)
+                    results["oip"].append({"server": "mlserver", "model": name, "rows": 1 if label == "row-oip" else 10_000, "concurrency": c, **r})
+                    log(f"MLServer {name} {label} c={c}: {r['rps']:.0f} req/s, p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms")
+        finally:
+            stop(mlserver)
 
     if args.only is None:
         # What the framework layers cost: the same call through Django's middleware and DRF.
