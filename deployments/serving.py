@@ -34,11 +34,11 @@ def serve(deployment: Deployment, source: str, work: Callable[[], tuple[object, 
             answer, rows = work()
         return answer
     except ApplicationError as exc:
-        missing = runners.missing_artifact(deployment, spec(deployment)) if _may_be_the_file(exc) else None
+        status, code = exc.status_code, exc.code
+        missing = _missing_file(deployment, exc)
         if missing is not None:  # this node lost the file: not the model's fault, not a failed deployment
             status, code = missing.status_code, missing.code
             raise missing from exc
-        status, code = exc.status_code, exc.code
         if isinstance(exc, RunnerFailed):
             runners.mark_failed(deployment, exc)
         raise
@@ -57,9 +57,14 @@ def serve(deployment: Deployment, source: str, work: Callable[[], tuple[object, 
         )
 
 
-def _may_be_the_file(exc: ApplicationError) -> bool:
-    """Errors a missing model file shows up as: the runner cannot load it."""
-    return isinstance(exc, (InvalidModel, RunnerFailed)) or exc.status_code >= 500
+def _missing_file(deployment: Deployment, exc: ApplicationError):
+    """The 503 to answer instead of exc when the runner failed because this node's copy of the
+    model file is gone. Only the spec this call already built is looked at: the error path
+    fetches nothing and cannot raise a second error over the first."""
+    if not (isinstance(exc, (InvalidModel, RunnerFailed)) or exc.status_code >= 500):
+        return None
+    built = getattr(deployment, "_runner_spec", None)
+    return runners.missing_artifact(deployment, built) if built is not None else None
 
 
 def record_refused(deployment: Deployment, source: str, exc: BaseException) -> None:
@@ -76,10 +81,12 @@ def record_refused(deployment: Deployment, source: str, exc: BaseException) -> N
 
 
 def predict_sync(deployment: Deployment, *, data=None, upload=None, sampling=None) -> prediction.Result:
-    runner = client.bind(spec(deployment))
     version = deployment.model_version
 
     def work():
+        # Inside serve(): a paused deployment is refused before its model file is looked for
+        # (with an object store, fetched), and a file that cannot be had is a counted error.
+        runner = client.bind(spec(deployment))
         if runner.script is None:
             result = prediction.predict(version, data=data, upload=upload, max_rows=deployment.max_rows, spec=runner, sampling=sampling)
             return result, result.parsed.batch.n_rows

@@ -121,3 +121,20 @@ def test_a_task_whose_model_file_is_missing_fails_at_once_with_that_cause(api, i
     task = PredictionTask.objects.get()
     assert task.status == "failed" and task.attempts == 1
     assert "model file is missing" in task.error
+
+
+def test_a_refused_call_counts_as_its_error_and_never_looks_for_the_model_file(api, iris, monkeypatch):
+    """A paused deployment answers 503 before any runner spec is built: the check for a lost
+    model file (which, with an object store, would fetch it) is not made, and monitoring records
+    the 503 the caller got, not a success."""
+    from deployments import runners, serving
+
+    assert api.post("/api/v1/deployments/iris/pause").status_code == 200
+    looked = []
+    monkeypatch.setattr(runners, "missing_artifact", lambda *args: looked.append(args))
+    recorded = []
+    monkeypatch.setattr(serving.metrics, "record", lambda deployment_id, **fields: recorded.append(fields))
+    response = api.post("/api/v1/deployments/iris/predict", {"inputs": IRIS_ROW}, format="json")
+    assert response.status_code == 503, response.content
+    assert looked == []
+    assert [(r["status"], r["error_code"]) for r in recorded] == [(503, response.json()["error"]["code"])]
