@@ -116,6 +116,13 @@ class Cluster:
     def front(self, path: str) -> str:
         return f"http://127.0.0.1:{self.nginx_port}{path}"
 
+    def task_rows_done(self, task_id: str) -> int:
+        """The task's progress read from the shared database: a wait that polls every 0.2 s must
+        not spend the token's request rate (a slow machine would run it out before the wait ends)."""
+        with psycopg.connect(self.database_url, autocommit=True) as connection:
+            row = connection.execute("SELECT rows_done FROM deployments_predictiontask WHERE id = %s", (task_id,)).fetchone()
+        return row[0] if row else 0
+
     def stored_keys(self, prefix: str = "") -> list[str]:
         listing = self.s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix)
         return [item["Key"] for item in listing.get("Contents", [])]
@@ -136,12 +143,14 @@ def stop(process: subprocess.Popen, grace: float = 15) -> None:
         process.wait()
 
 
-def wait_until(check, timeout: float, what: str, nodes=()) -> None:
+def wait_until(check, timeout: float, what: str, nodes=(), interval: float = 0.2) -> None:
+    """Polls `check` every `interval` seconds; a check that calls the API with one token should
+    poll at 1 s or slower, so a slow machine cannot run it into the token's rate limit."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
-        time.sleep(0.2)
+        time.sleep(interval)
     raise AssertionError(f"timed out waiting for {what}\n" + "\n".join(n.logs_tail() for n in nodes))
 
 

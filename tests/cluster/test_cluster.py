@@ -151,7 +151,7 @@ def test_a_queued_csv_task_submitted_on_a_runs_and_its_result_downloads_from_b(c
             states[node.name] = state["status"]
         return all(s in ("succeeded", "failed") for s in states.values())
 
-    wait_until(finished, 120, "the task to finish", (cluster.a, cluster.b))
+    wait_until(finished, 120, "the task to finish", (cluster.a, cluster.b), interval=1.5)
     state = task_state(cluster, cluster.b, token, task_id)
     assert state["status"] == "succeeded", state
     assert state["progress"]["rows_done"] == rows and state["progress"]["fraction"] == 1.0
@@ -317,19 +317,17 @@ def test_a_task_whose_worker_is_killed_is_finished_by_the_other_node_or_fails_vi
     cluster.a.signal_group("worker", signal.SIGSTOP)
     try:
         task_id = submit_csv(cluster, cluster.a.url("/api/v1/deployments/iris/tasks"), token, 60_000)
-        wait_until(lambda: task_state(cluster, cluster.b, token, task_id)["progress"]["rows_done"] > 0, 120,
-                   "node B's worker to start the task", (cluster.b,))
+        wait_until(lambda: cluster.task_rows_done(task_id) > 0, 120, "node B's worker to start the task", (cluster.b,))
         cluster.b.signal_group("worker", signal.SIGKILL)
     finally:
         cluster.a.signal_group("worker", signal.SIGCONT)
     assert task_state(cluster, cluster.a, token, task_id)["status"] == "running"
 
     def settled() -> bool:
-        time.sleep(1.5)  # polls stay well under the token's rate
         return task_state(cluster, cluster.a, token, task_id)["status"] in ("succeeded", "failed")
 
     # Stalled after MLSERVE_TASK_STALL_SECONDS (6) without heartbeat, re-queued by the every-minute schedule.
-    wait_until(settled, 150, "the task to be taken over", (cluster.a,))
+    wait_until(settled, 150, "the task to be taken over", (cluster.a,), interval=1.5)
     state = task_state(cluster, cluster.b, token, task_id)
     if state["status"] == "succeeded":
         assert state["progress"]["rows_done"] == 60_000
