@@ -58,15 +58,14 @@ def isolated_queue_and_cache(settings, worker_id, monkeypatch):
 
 @pytest.fixture(autouse=True)
 def fresh_caches(isolated_data_dir):
-    from accounts import authentication as token_auth
-    from deployments import authentication as key_auth
+    from core import credentials
     from deployments import metrics
     from deployments import selectors as deployment_selectors
     from models_registry.runners import client
 
     metrics._pending.clear()  # counts of an earlier test's deployments
-    for cache in (token_auth._tokens, key_auth._keys, deployment_selectors._serving):
-        cache.clear()
+    credentials.forget_all()
+    deployment_selectors._serving.clear()
     yield
     client.stop(prefix=client.namespace())  # this test's runners (their keys start with its data dir's)
 

@@ -6,5 +6,8 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self):
-        from accounts import signals  # noqa: F401  (connects the receivers)
-        from mlserve import openapi  # noqa: F401  (registers the OpenAPI extensions)
+        from accounts import signals  # noqa: F401  (connects the receivers; models are ready only now)
+        from accounts.models import ApiToken
+        from core import credentials
+
+        credentials.register(ApiToken)

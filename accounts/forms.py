@@ -4,7 +4,7 @@ from django.contrib.auth.forms import PasswordChangeForm as BasePasswordChangeFo
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
-from mlserve.forms import BootstrapMixin
+from core.forms import BootstrapMixin
 
 
 class SignUpForm(BootstrapMixin, UserCreationForm):

@@ -1,8 +1,9 @@
-import hashlib
-
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from core.credentials import Credential
 
 
 class User(AbstractUser):
@@ -12,27 +13,25 @@ class User(AbstractUser):
         ordering = ["username"]
 
 
-def hash_key(key: str) -> str:
-    """API keys are stored only as this hash; the plain key is shown once."""
-    return hashlib.sha256(key.encode()).hexdigest()
+class ApiToken(Credential):
+    """A named key a user's programs send as `Authorization: Token <key>`: it acts as the user."""
 
-
-class ApiToken(models.Model):
-    """A named key a user's programs send as `Authorization: Token <key>`."""
+    KEY_PREFIX = "mls_"
+    INVALID_MESSAGE = _("Invalid or revoked token: create a new one on your account page.")
+    NAME_MISSING_MESSAGE = _("A token needs a name, e.g. 'laptop' or 'nightly-job'.")
+    NAME_TAKEN_MESSAGE = _("You already have a token named '%(name)s'; pick another name or revoke that one.")
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
-    name = models.CharField(max_length=100)
-    key_hash = models.CharField(max_length=64, unique=True, editable=False)
-    prefix = models.CharField(max_length=12, editable=False, help_text="The first characters of the key, to recognise it.")
-    created = models.DateTimeField(auto_now_add=True)
-    last_used = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created"]
+    class Meta(Credential.Meta):
         constraints = [models.UniqueConstraint(fields=["user", "name"], name="unique_token_name_per_user")]
 
-    def __str__(self) -> str:
-        return f"{self.name} ({self.prefix}…)"
+    def acting_user(self):
+        return self.user
+
+    @classmethod
+    def lookup(cls):
+        return cls.objects.select_related("user")
 
 
 class Invite(models.Model):

@@ -3,7 +3,8 @@
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from accounts.models import ApiToken, Invite, User, hash_key
+from accounts.models import ApiToken, Invite, User
+from core.credentials import hash_key
 
 
 def token_get_for_user(user: User, token_id: int) -> ApiToken:

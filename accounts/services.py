@@ -4,52 +4,24 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import ApiToken, Invite, User, hash_key
-from mlserve.errors import ApplicationError, Conflict, NameTaken
-from mlserve.limits import NAME_MAX_CHARS, checked_text
-
-TOKEN_PREFIX = "mls_"
-# last_used is refreshed at most this often, so authentication does not write on every call.
-LAST_USED_RESOLUTION_SECONDS = 60
-
-
-def new_key(prefix: str) -> str:
-    return prefix + secrets.token_urlsafe(32)
+from accounts.models import ApiToken, Invite, User
+from core import credentials
+from core.credentials import hash_key
+from core.errors import ApplicationError, Conflict
+from core.limits import checked_text
 
 
 def token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
     """Create a named token; returns it with the plain key, which is never stored."""
-    name = checked_text(name.strip(), field="name", limit=NAME_MAX_CHARS)
-    if not name:
-        raise ApplicationError(_("A token needs a name, e.g. 'laptop' or 'nightly-job'."), code="invalid_request")
-    key = new_key(TOKEN_PREFIX)
-    try:
-        with transaction.atomic():
-            token = ApiToken.objects.create(user=user, name=name, key_hash=hash_key(key), prefix=key[:8])
-    except IntegrityError:
-        raise NameTaken(
-            _("You already have a token named '%(name)s'; pick another name or revoke that one.") % {"name": name}
-        ) from None
-    return token, key
+    return credentials.issue(ApiToken, name=name, user=user)
 
 
 def token_revoke(*, token: ApiToken) -> None:
-    from accounts.authentication import forget_token
-
-    token.delete()
-    forget_token(token)
-
-
-def token_touch(token) -> None:
-    """Record use without a write per request."""
-    now = timezone.now()
-    if token.last_used is None or (now - token.last_used).total_seconds() > LAST_USED_RESOLUTION_SECONDS:
-        type(token).objects.filter(pk=token.pk).update(last_used=now)
-        token.last_used = now
+    credentials.revoke(token)
 
 
 # ---- sign-up and invitations -------------------------------------------------------

@@ -5,7 +5,7 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from accounts.models import User
-from mlserve.ttl_cache import announce_change
+from core.ttl_cache import announce_change
 
 
 @receiver(post_save, sender=User)

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
 from accounts.forms import InviteCreateForm, SignUpForm, TokenCreateForm
-from mlserve.errors import ApplicationError
+from core.errors import ApplicationError
 
 
 def signup(request):

@@ -2,7 +2,7 @@
 
 from django.urls import reverse
 
-from mlserve import api_examples
+from core import api_examples
 from models_registry.samples import sample_record
 
 

@@ -24,10 +24,10 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core import storage
+from core.errors import ApplicationError, without_paths
 from deployments import delivery, metrics, runners, task_files
 from deployments.models import Deployment, DeploymentScript, PredictionTask
-from mlserve import storage
-from mlserve.errors import ApplicationError, without_paths
 from models_registry import files, prediction, scripts
 from models_registry.inputs import ParsedInput, parse_json_body
 from models_registry.outputs import probability_rows_json

@@ -1,15 +1,22 @@
 """The serving calls' fast path, in front of Django.
 
 `POST /api/v1/deployments/{name}/predict` with a JSON body and a token, and the Open
-Inference Protocol's `POST /v2/models/{name}/infer`, are the calls programs make
-most, and for a small model the framework costs more than the model: Django's
-middleware and URL resolver, DRF's request wrapping, content negotiation and
-renderer take most of a millisecond. This WSGI layer answers exactly those calls
-with the same functions the DRF views use (token lookup, deployment lookup and key
-scope, serving.predict_sync / serving.infer with their limits and metrics, the
-input layer, the error shape); every other request, including predict with a file,
-a session cookie or anything unusual, goes to Django untouched. See
-docs/BENCHMARKS.md for what each layer cost.
+Inference Protocol's `POST /v2/models/{name}/infer`, are the calls programs make most, and
+for a small model the framework costs more than the model: Django's middleware and URL
+resolver, DRF's request wrapping, content negotiation and renderer take most of a
+millisecond. This WSGI layer answers exactly those calls, and decides nothing of its own:
+
+- Django decides the host (`request.get_host()` against ALLOWED_HOSTS), whether HTTPS is
+  needed (a request SecurityMiddleware would redirect goes to Django), the body's size limit
+  (`request.body`), the language (`get_language_from_request`), and the database connections'
+  upkeep (the request_started / request_finished signals);
+- `core.credentials.authenticate` decides the key, `core.throttling` its rate,
+  `selectors.deployment_for_call` the deployment and the key's scope, `serving.predict_call`
+  and `serving.infer` the call (limits, runner, metrics), and `core.api.exception_handler`
+  every error's status, headers and body, exactly as for the DRF views.
+
+Every other request (a file, a session cookie, another auth scheme, anything unusual) goes to
+Django untouched. See docs/BENCHMARKS.md for what each layer costs.
 """
 
 import logging
@@ -17,18 +24,16 @@ import re
 
 import orjson
 from django.conf import settings
-from django.db import connections
-from django.http import Http404
-from django.http.request import split_domain_port, validate_host
+from django.core import signals
+from django.core.exceptions import DisallowedHost
+from django.core.handlers.wsgi import WSGIRequest
 from django.utils import translation
-from django.utils.translation import get_supported_language_variant, gettext
-from django.utils.translation.trans_real import parse_accept_lang_header
-from rest_framework.exceptions import APIException, NotFound
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
 
-from deployments import selectors, serving
-from mlserve.api import error_body
-from mlserve.errors import ApplicationError
-from mlserve.faults import fault_error, retry_after
+from core import credentials
+from core.api import SERVER_ERROR_MESSAGE, error_body, exception_handler
+from core.throttling import check_token_rate
+from deployments import oip, selectors, serving
 from models_registry.inputs import loads_json
 
 log = logging.getLogger(__name__)
@@ -54,8 +59,8 @@ STATUS_LINES = {
 }
 
 
-def _takes(environ) -> tuple[str, str, str | None] | None:
-    """(door, deployment name, version) when this request is one the fast path answers."""
+def _route(environ) -> tuple[str, str, str | None] | None:
+    """(door, deployment name, version) when this request is one the fast path may answer."""
     if environ["REQUEST_METHOD"] != "POST" or not environ.get("HTTP_AUTHORIZATION"):
         return None
     path = environ.get("PATH_INFO", "")
@@ -64,87 +69,53 @@ def _takes(environ) -> tuple[str, str, str | None] | None:
         return None
     if door == "rest" and not environ.get("CONTENT_TYPE", "").startswith("application/json"):
         return None  # files and forms: DRF's parsers
-    if settings.SECURE_SSL_REDIRECT and environ.get("HTTP_X_FORWARDED_PROTO", environ.get("wsgi.url_scheme")) != "https":
-        return None  # Django redirects it
-    host, _ = split_domain_port(environ.get("HTTP_HOST", environ.get("SERVER_NAME", "")))
-    if not validate_host(host, settings.ALLOWED_HOSTS or (["localhost", "127.0.0.1", "[::1]"] if settings.DEBUG else [])):
-        return None  # Django refuses it
     return door, match.group("name"), match.groupdict().get("version")
 
 
-def _body(environ) -> bytes:
+def _django_lets_through(request: WSGIRequest) -> bool:
+    """False when Django would answer this request itself: a host it refuses, or plain HTTP
+    where SecurityMiddleware redirects to HTTPS."""
     try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
-        from mlserve.errors import TooLarge
-
-        raise TooLarge(gettext("The request body is larger than this server accepts; send a smaller body or a file."))
-    return environ["wsgi.input"].read(length) if length else b""
+        request.get_host()
+    except DisallowedHost:
+        return False
+    return not (settings.SECURE_SSL_REDIRECT and not request.is_secure())
 
 
-def _serve(door: str, name: str, version: str | None, environ) -> tuple[list, bytes]:
-    """(headers, body) of a served call; errors are raised, and shaped by the door."""
-    from accounts.authentication import parse_authorization
-    from accounts.throttling import check_token_rate
-    from deployments.authentication import authenticate_any_key
+class _Unhandled(Exception):
+    """Not ours after all (another auth scheme): Django takes it."""
 
-    key = parse_authorization(environ["HTTP_AUTHORIZATION"].encode("latin-1"))
+
+def _serve(door: str, name: str, version: str | None, request: WSGIRequest) -> tuple[list, bytes]:
+    """(headers, body) of a served call; errors are raised, and answered by _error_answer."""
+    key = credentials.parse_authorization(request.META["HTTP_AUTHORIZATION"].encode("latin-1"))
     if key is None:
         raise _Unhandled()
-    user, auth = authenticate_any_key(key)
-    check_token_rate(auth)
-    deployment = selectors.deployment_for_serving(user, name)
-    selectors.check_key_scope(auth, deployment)
+    user, credential = credentials.authenticate(key)
+    check_token_rate(credential)
+    deployment = selectors.deployment_for_call(user=user, credential=credential, name=name)
     if door == "rest":
-        try:
-            body = _body(environ)
-            data = loads_json(body) if body else None
-        except ApplicationError as exc:
-            serving.record_refused(deployment, "rest", exc)
-            raise
-        return JSON_HEADERS, serving.predict_sync(deployment, data=data).to_json()
-    body = _body(environ)
+        return JSON_HEADERS, serving.predict_call(deployment, lambda: {"data": loads_json(request.body) if request.body else None})
     selectors.check_served_version(deployment, version)
-    answer, json_size = serving.infer(deployment, body, environ.get("HTTP_INFERENCE_HEADER_CONTENT_LENGTH"))
+    answer, json_size = serving.infer(deployment, request.body, request.META.get("HTTP_INFERENCE_HEADER_CONTENT_LENGTH"))
     if json_size is None:
         return JSON_HEADERS, answer
     return [("Content-Type", "application/octet-stream"), ("Inference-Header-Content-Length", str(json_size))], answer
 
 
-def _error(door: str, code: str, message: str) -> bytes:
-    """Each door's error shape: ours, or the Open Inference Protocol's {"error": message}."""
+def _error_answer(door: str, name: str, exc: Exception) -> tuple[int, list, bytes]:
+    """The DRF views' answer to exc (core.api.exception_handler: status, headers, body), in the door's shape."""
+    if isinstance(exc, (AuthenticationFailed, NotAuthenticated)):
+        exc.auth_header = "Token"  # what DRF's APIView sets from CredentialAuthentication
+    response = exception_handler(exc, {})
+    if response is None:
+        log.exception("%s call failed for deployment %s", door, name, exc_info=exc)
+        status, headers, body = 500, [], error_body("server_error", str(SERVER_ERROR_MESSAGE))
+    else:
+        status, headers, body = response.status_code, [h for h in response.items() if h[0] != "Content-Type"], response.data
     if door == "oip":
-        return orjson.dumps({"error": message, "code": code})
-    return orjson.dumps(error_body(code, message))
-
-
-def _database_upkeep() -> None:
-    """What Django's request signals do for the database: drop connections past their age, or
-    broken ones (never one inside a transaction)."""
-    for connection in connections.all(initialized_only=True):
-        if not connection.in_atomic_block:
-            connection.close_if_unusable_or_obsolete()
-
-
-def _language(environ) -> str:
-    """The caller's language for error messages, chosen from Accept-Language as LocaleMiddleware
-    would; always returned, because a worker thread keeps the language of its last page."""
-    header = environ.get("HTTP_ACCEPT_LANGUAGE")
-    if header:
-        for code, _quality in parse_accept_lang_header(header):
-            if code == "*":
-                break
-            try:
-                return get_supported_language_variant(code)
-            except LookupError:
-                continue
-    return settings.LANGUAGE_CODE
-
-
-class _Unhandled(Exception):
-    """Not ours after all (e.g. another auth scheme): Django takes it."""
+        body = oip.protocol_error(body)
+    return status, [*JSON_HEADERS, *headers], orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 class FastPredict:
@@ -152,15 +123,18 @@ class FastPredict:
         self.django_app = django_app
 
     def __call__(self, environ, start_response):
-        route = _takes(environ)
+        route = _route(environ)
         if route is None:
             return self.django_app(environ, start_response)
-        _database_upkeep()
+        request = WSGIRequest(environ)
+        if not _django_lets_through(request):
+            return self.django_app(environ, start_response)
+        signals.request_started.send(sender=self.__class__, environ=environ)
         try:
-            with translation.override(_language(environ)):
-                answered = self._answer(*route, environ)
+            with translation.override(translation.get_language_from_request(request)):
+                answered = self._answer(*route, request)
         finally:
-            _database_upkeep()
+            signals.request_finished.send(sender=self.__class__)
         if answered is None:
             return self.django_app(environ, start_response)
         status, headers, data = answered
@@ -168,33 +142,12 @@ class FastPredict:
         return [data]
 
     @staticmethod
-    def _error_answer(door: str, error: ApplicationError) -> tuple[int, list, bytes]:
-        retry = retry_after(error)
-        headers = [*JSON_HEADERS, ("Retry-After", retry)] if retry else JSON_HEADERS
-        if door == "rest":
-            return error.status_code, headers, orjson.dumps(error.as_dict(), option=orjson.OPT_SERIALIZE_NUMPY)
-        return error.status_code, headers, _error(door, error.code, error.message)
-
-    @staticmethod
-    def _answer(door: str, name: str, version: str | None, environ) -> tuple[int, list, bytes] | None:
+    def _answer(door: str, name: str, version: str | None, request: WSGIRequest) -> tuple[int, list, bytes] | None:
         """(status, headers, body), or None when Django should take the request."""
         try:
-            headers, body = _serve(door, name, version, environ)
+            headers, body = _serve(door, name, version, request)
             return 200, headers, body
         except _Unhandled:
             return None
-        except ApplicationError as exc:
-            return FastPredict._error_answer(door, exc)
-        except Http404:
-            return 404, JSON_HEADERS, _error(door, "not_found", str(NotFound.default_detail))
-        except APIException as exc:  # authentication failures raised by the shared token functions
-            code = "authentication_failed" if exc.status_code == 401 else "permission_denied"
-            headers = JSON_HEADERS + ([("WWW-Authenticate", "Token")] if exc.status_code == 401 else [])
-            return exc.status_code, headers, _error(door, code, str(exc.detail))
         except Exception as exc:
-            error = fault_error(exc)
-            if error is not None:  # the database, the disk, Redis or the store: 503 naming it
-                log.warning("%s call for deployment %s: %s (%s)", door, name, error.message, exc)
-                return FastPredict._error_answer(door, error)
-            log.exception("%s call failed for deployment %s", door, name)
-            return 500, JSON_HEADERS, _error(door, "server_error", gettext("The server failed to handle this request; the error has been logged."))
+            return _error_answer(door, name, exc)

@@ -2,8 +2,8 @@ from django import forms
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
-from mlserve.forms import BootstrapMixin
-from mlserve.limits import DESCRIPTION_MAX_CHARS
+from core.forms import BootstrapMixin
+from core.limits import DESCRIPTION_MAX_CHARS
 from models_registry.models import NAME_VALIDATOR
 
 MB = 1024 * 1024

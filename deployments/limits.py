@@ -28,7 +28,7 @@ from django.core.cache import cache
 from django.utils.translation import gettext as _
 from django_redis import get_redis_connection
 
-from mlserve.errors import ApplicationError
+from core.errors import ApplicationError
 
 # A call's slot outlives its deadline by this much (a call is stopped at its timeout, give or
 # take a native call that must return first); the whole set expires when nobody calls.

@@ -6,6 +6,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from core.credentials import Credential
 from models_registry.models import NAME_VALIDATOR, ModelAlias, ModelVersion
 
 
@@ -108,22 +109,27 @@ class DeploymentScript(models.Model):
         return f"{self.deployment.name} script v{self.version}"
 
 
-class DeploymentKey(models.Model):
-    """A key for a third party: it calls one deployment's serving endpoints and nothing else."""
+class DeploymentKey(Credential):
+    """A key for a third party: it calls one deployment's serving endpoints and nothing else. It
+    acts as the deployment's owner, limited to that deployment (deployments.permissions and
+    selectors.check_key_scope)."""
+
+    KEY_PREFIX = "mlsd_"
+    INVALID_MESSAGE = _("Invalid or revoked deployment key.")
+    NAME_MISSING_MESSAGE = _("A key needs a name, e.g. the partner who will use it.")
+    NAME_TAKEN_MESSAGE = _("This deployment already has a key named '%(name)s'.")
 
     deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="keys")
-    name = models.CharField(max_length=100)
-    key_hash = models.CharField(max_length=64, unique=True, editable=False)
-    prefix = models.CharField(max_length=12, editable=False)
-    created = models.DateTimeField(auto_now_add=True)
-    last_used = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created"]
+    class Meta(Credential.Meta):
         constraints = [models.UniqueConstraint(fields=["deployment", "name"], name="unique_key_name_per_deployment")]
 
-    def __str__(self) -> str:
-        return f"{self.name} ({self.prefix}…)"
+    def acting_user(self):
+        return self.deployment.owner
+
+    @classmethod
+    def lookup(cls):
+        return cls.objects.select_related("deployment__owner")
 
 
 class PredictionTask(models.Model):

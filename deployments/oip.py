@@ -11,7 +11,7 @@ import numpy as np
 import orjson
 from django.utils.translation import gettext as _
 
-from mlserve.errors import InvalidInput
+from core.errors import InvalidInput
 from models_registry.inputs import ParsedInput, batch_from_columns, loads_json, numeric_matrix_batch
 from models_registry.runtimes import Prediction
 from models_registry.schema import Field
@@ -291,3 +291,12 @@ def build_response(header: dict, tensors: list[dict], deployment) -> tuple[bytes
     if not blobs:
         return text, None
     return text + b"".join(blobs), len(text)
+
+
+def protocol_error(body: dict) -> dict:
+    """Our error body, {"error": {"code", "message", ...}}, in the protocol's shape: {"error":
+    message}, with our stable code beside it. Both OIP doors (the fast path, the DRF views) answer so."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return body
+    return {"error": error.get("message", ""), "code": error.get("code", "")}

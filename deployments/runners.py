@@ -12,9 +12,9 @@ from pathlib import Path
 
 from django.utils import timezone
 
+from core.errors import ArtifactMissing
 from deployments.models import Deployment, DeploymentScript
 from deployments.selectors import forget_deployment
-from mlserve.errors import ArtifactMissing
 from models_registry import artifact_cache
 from models_registry.prediction import version_info
 from models_registry.runners import client

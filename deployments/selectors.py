@@ -9,9 +9,9 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from core.errors import NotAllowed, NotFound
+from core.ttl_cache import TtlCache, announce_change
 from deployments.models import Deployment, DeploymentKey, PredictionTask
-from mlserve.errors import NotAllowed, NotFound
-from mlserve.ttl_cache import TtlCache, announce_change
 
 
 def deployment_list_for_user(user: User, search: str = "", *, model: str = "") -> QuerySet[Deployment]:
@@ -45,7 +45,7 @@ def deployment_for_serving(user: User, name: str) -> Deployment:
 
     Each request reads the deployment once, so a version switch or a pause made in
     another process reaches this one before its next request (on other nodes: within
-    that time, or at once through Redis, see mlserve/ttl_cache.py), never mid-request."""
+    that time, or at once through Redis, see core/ttl_cache.py), never mid-request."""
     key = (user.pk, name)
     deployment = _serving.get(key)
     if deployment is None:
@@ -60,10 +60,12 @@ def forget_deployment(deployment: Deployment) -> None:
     transaction.on_commit(announce_change)
 
 
-def check_key_scope(auth, deployment: Deployment) -> None:
-    if isinstance(auth, DeploymentKey) and auth.deployment_id != deployment.pk:
+def check_key_scope(credential, deployment: Deployment) -> None:
+    """A deployment key reaches its own deployment only; a user's token or session all of theirs."""
+    if isinstance(credential, DeploymentKey) and credential.deployment_id != deployment.pk:
         raise NotAllowed(
-            _("This key belongs to deployment '%(own)s' and cannot call '%(name)s'.") % {"own": auth.deployment.name, "name": deployment.name},
+            _("This key belongs to deployment '%(own)s' and cannot call '%(name)s'.")
+            % {"own": credential.deployment.name, "name": deployment.name},
             code="wrong_deployment_key",
         )
 
@@ -77,11 +79,16 @@ def check_served_version(deployment: Deployment, version: str | None) -> None:
         )
 
 
-def deployment_for_request(request, name: str) -> Deployment:
-    """The deployment a serving request names, for a user token or a key of that very deployment."""
-    deployment = deployment_for_serving(request.user, name)
-    check_key_scope(request.auth, deployment)
+def deployment_for_call(*, user: User, credential, name: str) -> Deployment:
+    """The deployment a serving call names, for a user's token or session or a key of that very
+    deployment: every door (fast path, DRF views, OIP) asks here."""
+    deployment = deployment_for_serving(user, name)
+    check_key_scope(credential, deployment)
     return deployment
+
+
+def deployment_for_request(request, name: str) -> Deployment:
+    return deployment_for_call(user=request.user, credential=request.auth, name=name)
 
 
 def key_get(deployment: Deployment, key_id: int) -> DeploymentKey:

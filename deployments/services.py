@@ -14,14 +14,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import User, hash_key
-from accounts.services import new_key
+from accounts.models import User
+from core import credentials
+from core.errors import ApplicationError, Conflict, NameTaken, TooLarge, Unavailable
+from core.faults import fault_error
+from core.limits import DESCRIPTION_MAX_CHARS, checked_text
 from deployments import delivery, runners, task_files
 from deployments.models import Deployment, DeploymentKey, DeploymentScript, PredictionTask
 from deployments.selectors import forget_deployment
-from mlserve.errors import ApplicationError, Conflict, NameTaken, TooLarge, Unavailable
-from mlserve.faults import fault_error
-from mlserve.limits import DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS, checked_text
 from models_registry import scripts
 from models_registry.models import ModelVersion, RegisteredModel
 from models_registry.selectors import alias_get, version_get
@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 LIMIT_FIELDS = Deployment.SETTINGS
 # Settings that may be cleared (None means "the default"), not only changed.
 NULLABLE_FIELDS = ("memory_limit_mb", "cpu_cores")
-KEY_PREFIX = "mlsd_"
 
 
 def _clean(deployment: Deployment, fields: list[str] | None = None) -> None:
@@ -226,23 +225,12 @@ def ensure_serving(deployment: Deployment) -> None:
 
 
 def key_create(*, deployment: Deployment, name: str) -> tuple[DeploymentKey, str]:
-    name = checked_text((name or "").strip(), field="name", limit=NAME_MAX_CHARS)
-    if not name:
-        raise ApplicationError(_("A key needs a name, e.g. the partner who will use it."), code="invalid_request")
-    plain = new_key(KEY_PREFIX)
-    try:
-        with transaction.atomic():
-            key = DeploymentKey.objects.create(deployment=deployment, name=name, key_hash=hash_key(plain), prefix=plain[:9])
-    except IntegrityError:
-        raise NameTaken(_("This deployment already has a key named '%(name)s'.") % {"name": name}) from None
-    return key, plain
+    """Create a named key for one deployment; returns it with the plain key, never stored."""
+    return credentials.issue(DeploymentKey, name=name, deployment=deployment)
 
 
 def key_revoke(*, key: DeploymentKey) -> None:
-    from deployments.authentication import forget_key
-
-    key.delete()
-    forget_key(key)
+    credentials.revoke(key)
 
 
 # ---- prediction tasks --------------------------------------------------------------

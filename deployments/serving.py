@@ -6,10 +6,10 @@ from collections.abc import Callable
 
 from rest_framework.exceptions import APIException, ParseError
 
+from core.errors import ApplicationError, InvalidModel
+from core.faults import fault_error
 from deployments import limits, metrics, oip, runners, services
 from deployments.models import Deployment
-from mlserve.errors import ApplicationError, InvalidModel
-from mlserve.faults import fault_error
 from models_registry import prediction, scripts
 from models_registry.inputs import check_row_limit
 from models_registry.runners import client
@@ -100,6 +100,17 @@ def predict_sync(deployment: Deployment, *, data=None, upload=None, sampling=Non
         return result, result.parsed.batch.n_rows
 
     return serve(deployment, "rest", work)
+
+
+def predict_call(deployment: Deployment, read_input: Callable[[], dict]) -> bytes:
+    """The REST predict call behind both doors (the fast path and the DRF view): the body read by
+    the door (its refusal counted in monitoring), then predict_sync, answered as JSON bytes."""
+    try:
+        given = read_input()
+    except Exception as exc:
+        record_refused(deployment, "rest", exc)
+        raise
+    return predict_sync(deployment, **given).to_json()
 
 
 def infer(deployment: Deployment, body: bytes, header_length: str | None) -> tuple[bytes, int | None]:

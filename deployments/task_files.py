@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 
 from django.conf import settings
 
-from mlserve import storage
+from core import storage
 
 RESULT_JSONL = "result.jsonl"
 RESULT_CSV = "result.csv"

@@ -14,10 +14,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
+from core.errors import ApplicationError, NameTaken
 from deployments import api_panel, batch, charts, metrics, selectors, services, serving, task_files
 from deployments.forms import BatchUploadForm, DeploymentCreateForm, KeyCreateForm, LimitsForm, VersionSwitchForm
 from deployments.models import Deployment, PredictionTask
-from mlserve.errors import ApplicationError, NameTaken
 from mlserve.templatetags.tables import sorted_queryset
 from models_registry.selectors import alias_list, model_get_for_user, model_list_for_user
 from models_registry.video import Sampling

@@ -15,9 +15,9 @@ import threading
 from django.conf import settings
 from django.db import close_old_connections, connection
 
+from core.errors import ApplicationError
 from deployments import delivery, metrics, runners
 from deployments.models import Deployment
-from mlserve.errors import ApplicationError
 from models_registry.runners.client import RunnerFailed
 
 log = logging.getLogger(__name__)

@@ -9,8 +9,8 @@ from django.conf import settings
 from django.db import connection
 from django_redis import get_redis_connection
 
+from core import storage
 from deployments.models import Deployment
-from mlserve import storage
 from models_registry.runners import client
 
 MAX_ARTIFACTS_CHECKED = 500

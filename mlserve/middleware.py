@@ -7,9 +7,9 @@ from django.template import loader
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from mlserve.api import error_body
-from mlserve.errors import Unavailable
-from mlserve.faults import fault_error, retry_after
+from core.api import error_body
+from core.errors import Unavailable
+from core.faults import fault_error, retry_after
 
 log = logging.getLogger(__name__)
 

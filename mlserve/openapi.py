@@ -31,7 +31,7 @@ class ApiDocsView(SpectacularSwaggerSplitView):
 
 
 class TokenScheme(OpenApiAuthenticationExtension):
-    target_class = "accounts.authentication.TokenAuthentication"
+    target_class = "core.credentials.CredentialAuthentication"
     name = "TokenAuth"
 
     def get_security_definition(self, auto_schema):
@@ -39,20 +39,8 @@ class TokenScheme(OpenApiAuthenticationExtension):
             "type": "apiKey",
             "in": "header",
             "name": "Authorization",
-            "description": "`Token <key>`: a key from your account page or POST /api/v1/auth/token.",
-        }
-
-
-class DeploymentKeyScheme(OpenApiAuthenticationExtension):
-    target_class = "deployments.authentication.DeploymentKeyAuthentication"
-    name = "DeploymentKey"
-
-    def get_security_definition(self, auto_schema):
-        return {
-            "type": "apiKey",
-            "in": "header",
-            "name": "Authorization",
-            "description": "`Token mlsd_...`: a key of one deployment, for its serving endpoints only.",
+            "description": "`Token <key>`: a key from your account page or POST /api/v1/auth/token (`mls_…`), "
+            "or a key of one deployment (`mlsd_…`), which reaches that deployment's serving endpoints only.",
         }
 
 

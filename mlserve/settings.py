@@ -184,7 +184,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=envint("MLSERVE_LOGIN_COOLOFF_MINUTES", 15
 # Per username and address together: an attacker cannot lock a user out from everywhere.
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "mlserve.api.lockout_response"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 AXES_VERBOSE = False
 # Requests per token (or deployment key) per window, per web process (shared through Redis with REDIS_URL).
 MLSERVE_TOKEN_RATE = envstr("MLSERVE_TOKEN_RATE", "50000/minute")
@@ -304,7 +304,7 @@ MLSERVE_FAST_PREDICT = envbool("MLSERVE_FAST_PREDICT", True)
 
 # Token and deployment lookups are cached per process this long (a revoked token or a
 # paused deployment takes effect at once on this machine, on every node with REDIS_URL, and
-# within this long elsewhere: see mlserve/ttl_cache.py).
+# within this long elsewhere: see core/ttl_cache.py).
 MLSERVE_AUTH_CACHE_SECONDS = envint("MLSERVE_AUTH_CACHE_SECONDS", 10)
 MLSERVE_DEPLOYMENT_CACHE_SECONDS = envint("MLSERVE_DEPLOYMENT_CACHE_SECONDS", 1)
 
@@ -327,8 +327,7 @@ MLSERVE_PMML_JAVA_OPTS = (
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "accounts.authentication.TokenAuthentication",
-        "deployments.authentication.DeploymentKeyAuthentication",
+        "core.credentials.CredentialAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
@@ -342,9 +341,9 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "mlserve.api.exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "mlserve.pagination.Pagination",
-    "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.TokenRateThrottle"],
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.Pagination",
+    "DEFAULT_THROTTLE_CLASSES": ["core.throttling.TokenRateThrottle"],
     # ?format= belongs to our endpoints (task results: json or csv), not to content negotiation.
     "URL_FORMAT_OVERRIDE": None,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

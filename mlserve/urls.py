@@ -7,10 +7,10 @@ from django.views.i18n import set_language
 from mlserve import views
 from mlserve.openapi import ApiDocsView, SchemaView
 
-handler400 = "mlserve.api.handler400"
-handler403 = "mlserve.api.handler403"
-handler404 = "mlserve.api.handler404"
-handler500 = "mlserve.api.handler500"
+handler400 = "mlserve.error_pages.handler400"
+handler403 = "mlserve.error_pages.handler403"
+handler404 = "mlserve.error_pages.handler404"
+handler500 = "mlserve.error_pages.handler500"
 
 api_v1 = [
     path("", include("accounts.api.urls")),

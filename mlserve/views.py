@@ -4,8 +4,8 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
+from core.api import error_body
 from mlserve import health
-from mlserve.api import error_body
 
 
 def home(request):

@@ -10,9 +10,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from core.errors import ApplicationError, Conflict
 from deployments.models import Deployment
 from deployments.services import deployment_update
-from mlserve.errors import ApplicationError, Conflict
 from models_registry.models import ALIAS_VALIDATOR, ModelAlias, ModelVersion, RegisteredModel
 
 log = logging.getLogger(__name__)

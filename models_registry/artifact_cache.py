@@ -20,8 +20,8 @@ from pathlib import Path
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from mlserve import storage
-from mlserve.errors import ApplicationError
+from core import storage
+from core.errors import ApplicationError
 
 log = logging.getLogger(__name__)
 CHUNK = 1024 * 1024

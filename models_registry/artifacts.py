@@ -10,8 +10,8 @@ from pathlib import Path
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from mlserve import storage
-from mlserve.errors import ArtifactStoreUnwritable, InvalidModel, TooLarge
+from core import storage
+from core.errors import ArtifactStoreUnwritable, InvalidModel, TooLarge
 from models_registry import artifact_cache
 
 log = logging.getLogger(__name__)

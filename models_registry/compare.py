@@ -8,7 +8,7 @@ import math
 
 from django.utils.translation import gettext as _
 
-from mlserve.errors import ApplicationError
+from core.errors import ApplicationError
 from models_registry import prediction
 from models_registry.models import ModelVersion
 from models_registry.samples import sample_value

@@ -18,7 +18,7 @@ import pandas as pd
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from mlserve.errors import InvalidInput, TooLarge, without_paths
+from core.errors import InvalidInput, TooLarge, without_paths
 from models_registry import images, video
 from models_registry.inputs import (
     ParsedInput,

@@ -25,7 +25,7 @@ import numpy as np
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from mlserve.errors import InvalidInput, TooLarge, without_paths
+from core.errors import InvalidInput, TooLarge, without_paths
 from models_registry.schema import Field
 
 LAYOUTS = ("NCHW", "NHWC", "HW", "flat")

@@ -26,7 +26,7 @@ import orjson
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from mlserve.errors import InvalidInput, TooLarge
+from core.errors import InvalidInput, TooLarge
 from models_registry.runtimes import Batch
 from models_registry.schema import Field
 

@@ -21,7 +21,7 @@ import yaml
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from mlserve.errors import InvalidInput, InvalidModel, TooLarge
+from core.errors import InvalidInput, InvalidModel, TooLarge
 from models_registry import artifacts
 from models_registry.files import member_infos
 from models_registry.schema import ModelInfo

@@ -13,7 +13,7 @@ from pathlib import Path
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from mlserve.errors import InvalidInput
+from core.errors import InvalidInput
 from models_registry import artifact_cache, files, outputs
 from models_registry.images import default_config, image_field
 from models_registry.inputs import ParsedInput, check_row_limit, parse_json_body

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from mlserve.errors import ApplicationError
+from core.errors import ApplicationError
 from models_registry import aliases, compare, selectors, services, tags
 from models_registry.forms import AliasForm, RenameForm, TagsForm
 

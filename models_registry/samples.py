@@ -54,7 +54,7 @@ def sample_record(fields: list[Field]) -> dict:
 def example_record(version) -> dict:
     """The record the Test tab fills in: the first row of the model's own input example (an
     MLflow model's), when it has one that fits the schema, else a sample built from the schema."""
-    from mlserve.errors import InvalidInput
+    from core.errors import InvalidInput
     from models_registry.inputs import parse_json_body
 
     fields = version.input_fields

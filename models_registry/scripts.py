@@ -10,7 +10,7 @@ CPU than MLSERVE_SCRIPT_TIMEOUT_SECONDS answers `script_timeout`.
 import json
 import uuid
 
-from mlserve.errors import ApplicationError
+from core.errors import ApplicationError
 from models_registry.prediction import spec_for_version
 from models_registry.runners import client
 from models_registry.runners.client import RunnerSpec

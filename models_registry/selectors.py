@@ -5,7 +5,7 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from mlserve.errors import NotFound
+from core.errors import NotFound
 from models_registry.models import ModelAlias, ModelTag, ModelVersion, RegisteredModel, VersionTag
 from models_registry.tags import parse_tag_filter
 

@@ -14,10 +14,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from accounts.models import User
+from core.errors import ApplicationError, Conflict, InvalidModel, NameTaken, NotAllowed, TooLarge
+from core.limits import DESCRIPTION_MAX_CHARS, FIELD_DESCRIPTION_MAX_CHARS, checked_text
 from deployments.models import Deployment
 from deployments.selectors import forget_deployment
-from mlserve.errors import ApplicationError, Conflict, InvalidModel, NameTaken, NotAllowed, TooLarge
-from mlserve.limits import DESCRIPTION_MAX_CHARS, FIELD_DESCRIPTION_MAX_CHARS, checked_text
 from models_registry import artifact_cache, artifacts, mlflow_models, prediction, scripts
 from models_registry.models import NAME_VALIDATOR, ModelVersion, RegisteredModel, artifact_path
 from models_registry.runners import client

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from mlserve.errors import ApplicationError
+from core.errors import ApplicationError
 from models_registry.models import TAG_KEY_VALIDATOR, ModelTag, ModelVersion, RegisteredModel, VersionTag
 
 MAX_TAGS = 50

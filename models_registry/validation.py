@@ -12,7 +12,7 @@ from pathlib import Path
 
 from django.utils.translation import gettext as _
 
-from mlserve.errors import ApplicationError, InvalidInput, InvalidModel
+from core.errors import ApplicationError, InvalidInput, InvalidModel
 from models_registry.inputs import batch_from_records, parse_json_body
 from models_registry.runners import client
 from models_registry.samples import sample_record

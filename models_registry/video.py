@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from mlserve.errors import InvalidInput, TooLarge
+from core.errors import InvalidInput, TooLarge
 
 # What a video container starts with: ISO BMFF (mp4, mov, m4v: "ftyp" at byte 4) and Matroska/WebM (EBML).
 EBML_MAGIC = b"\x1a\x45\xdf\xa3"

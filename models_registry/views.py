@@ -8,9 +8,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from core import api_examples
+from core.errors import ApplicationError, InvalidInput, NameTaken
 from deployments.selectors import deployments_of_model
-from mlserve import api_examples
-from mlserve.errors import ApplicationError, InvalidInput, NameTaken
 from mlserve.templatetags.tables import sorted_queryset
 from models_registry import prediction, selectors, services
 from models_registry.forms import (

@@ -8,7 +8,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from rest_framework.test import APIClient
 
 from accounts import services as account_services
-from mlserve.faults import fault_error
+from core.faults import fault_error
 
 # Nothing listens here (the cluster test's range, never used for a server).
 DEAD_REDIS = "redis://127.0.0.1:18299/0"

@@ -6,10 +6,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts import services as account_services
 from accounts.models import ApiToken
+from core.errors import ApplicationError
+from core.limits import DESCRIPTION_MAX_CHARS, FIELD_DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS
 from deployments import services as deployment_services
 from deployments.models import Deployment, DeploymentKey
-from mlserve.errors import ApplicationError
-from mlserve.limits import DESCRIPTION_MAX_CHARS, FIELD_DESCRIPTION_MAX_CHARS, NAME_MAX_CHARS
 from models_registry.models import RegisteredModel
 
 MEGABYTE = "d" * 1_000_000

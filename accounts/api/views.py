@@ -8,8 +8,8 @@ from rest_framework.response import Response
 
 from accounts import services
 from accounts.api.serializers import TokenRequestSerializer, TokenResponseSerializer
-from mlserve.api import lockout_response
-from mlserve.errors import ApplicationError
+from accounts.lockout import lockout_response
+from core.errors import ApplicationError
 
 
 @extend_schema(request=TokenRequestSerializer, responses={201: TokenResponseSerializer}, tags=["auth"])

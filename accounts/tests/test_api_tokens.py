@@ -1,6 +1,7 @@
 """API tokens: the account page, POST /api/v1/auth/token and token authentication."""
 
-from accounts.models import ApiToken, hash_key
+from accounts.models import ApiToken
+from core.credentials import hash_key
 
 
 def test_account_page_creates_a_token_and_shows_the_key_once(owner_client, owner):

@@ -1,5 +1,5 @@
 """Token, key and deployment lookups are cached per process; a change announced by any
-process of this machine empties every process's caches at once (mlserve/ttl_cache.py)."""
+process of this machine empties every process's caches at once (core/ttl_cache.py)."""
 
 import subprocess
 import sys
@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import ApiToken
 from accounts.services import token_create
-from mlserve import ttl_cache
+from core import ttl_cache
 from tests.subprocess_env import child_env
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -89,7 +89,7 @@ def test_in_closed_mode_even_a_valid_invitation_does_not_work(client, settings, 
 
 
 def test_the_invitation_secret_is_stored_only_as_a_hash(invite):
-    from accounts.models import hash_key
+    from core.credentials import hash_key
 
     stored = Invite.objects.get()
     assert stored.token_hash == hash_key(invite) and invite not in stored.token_hash

@@ -17,9 +17,7 @@ class OipView(APIView):
 
     def handle_exception(self, exc):
         response = super().handle_exception(exc)
-        error = response.data.get("error") if isinstance(response.data, dict) else None
-        if isinstance(error, dict):
-            response.data = {"error": error.get("message", ""), "code": error.get("code", "")}
+        response.data = oip.protocol_error(response.data)
         return response
 
     def deployment(self, request, name: str, version: str | None = None):

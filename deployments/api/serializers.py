@@ -1,8 +1,8 @@
 from django.urls import reverse
 from rest_framework import serializers
 
+from core.limits import DESCRIPTION_MAX_CHARS
 from deployments.models import Deployment, DeploymentKey, PredictionTask
-from mlserve.limits import DESCRIPTION_MAX_CHARS
 
 LIMITS = Deployment.SETTINGS
 

@@ -7,6 +7,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import ApplicationError, Conflict, NotFound
+from core.pagination import paginate, paginated
 from deployments import batch, metrics, selectors, services, serving, task_files
 from deployments.api.serializers import (
     DeploymentCreateSerializer,
@@ -24,8 +26,6 @@ from deployments.api.serializers import (
     TaskSerializer,
 )
 from deployments.models import Deployment, PredictionTask
-from mlserve.errors import ApplicationError, Conflict, NotFound
-from mlserve.pagination import paginate, paginated
 from models_registry.api.parsers import PREDICTION_PARSERS, VIDEO_PARAMETERS, SafeJSONParser, prediction_input
 from models_registry.api.serializers import (
     PredictionRequestSerializer,
@@ -152,12 +152,7 @@ class DeploymentPredictView(APIView):
     def post(self, request, name: str):
         """Synchronous prediction: every body format of the model test (JSON rows or a file)."""
         deployment = selectors.deployment_for_request(request, name)
-        try:
-            given = prediction_input(request)
-        except Exception as exc:
-            serving.record_refused(deployment, "rest", exc)
-            raise
-        return HttpResponse(serving.predict_sync(deployment, **given).to_json(), content_type="application/json")
+        return HttpResponse(serving.predict_call(deployment, lambda: prediction_input(request)), content_type="application/json")
 
 
 class DeploymentTasksView(APIView):

@@ -3,7 +3,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from accounts.models import hash_key
+from core.credentials import hash_key
 from deployments.models import DeploymentKey
 from tests.model_files import IRIS_ROW
 

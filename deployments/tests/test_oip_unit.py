@@ -8,6 +8,7 @@ import numpy as np
 import orjson
 import pytest
 
+from core.errors import InvalidInput
 from deployments.oip import (
     _tensor_batch,
     build_response,
@@ -19,7 +20,6 @@ from deployments.oip import (
     tensor_metadata,
     to_columns,
 )
-from mlserve.errors import InvalidInput
 from models_registry.runtimes import Prediction
 from models_registry.schema import Field
 

@@ -7,7 +7,7 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.parsers import BaseParser, FormParser, JSONParser, MultiPartParser
 
-from mlserve.errors import InvalidInput
+from core.errors import InvalidInput
 from models_registry.inputs import loads_json
 
 RAW_TYPES = {

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from mlserve.limits import DESCRIPTION_MAX_CHARS
+from core.limits import DESCRIPTION_MAX_CHARS
 from models_registry.models import ModelVersion, RegisteredModel
 
 

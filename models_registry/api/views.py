@@ -4,7 +4,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from mlserve.pagination import paginate, paginated
+from core.pagination import paginate, paginated
 from models_registry import prediction, selectors, services, tags
 from models_registry.api.parsers import PREDICTION_PARSERS, VIDEO_PARAMETERS, prediction_input
 from models_registry.api.serializers import (

@@ -34,7 +34,7 @@ from pathlib import Path
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from mlserve.errors import (
+from core.errors import (
     ApplicationError,
     InvalidModel,
     ModelCrashed,

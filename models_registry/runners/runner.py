@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from mlserve.errors import ApplicationError, without_paths
+from core.errors import ApplicationError, without_paths
 from models_registry.runners import confine, wire
 from models_registry.runtimes import ENGINE_OPTIONS, Batch, Prediction, runtime_for
 from models_registry.schema import ModelInfo

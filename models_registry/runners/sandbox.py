@@ -1,7 +1,7 @@
 """The bubblewrap command lines that start the zygote and single runners.
 
 What a runner can see: /usr (the system's libraries and, for PMML, the JVM), the
-interpreter, the virtualenv, mlserve's two code packages (models_registry, mlserve)
+interpreter, the virtualenv, the two code packages it needs (models_registry, core)
 read-only under /app, an empty /tmp, a /dev with null/zero/random, and /proc of its
 own PID namespace. What it cannot: the data directory (database, secret key, every
 other artifact), the project folder's other files, any network (not even loopback),
@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 SANDBOX_ROOT = "/app"
-PACKAGES = ("models_registry", "mlserve")
+PACKAGES = ("models_registry", "core")
 # A runner's environment: nothing of ours; engines kept single-threaded and thread-free at import.
 ENVIRONMENT = {
     "PATH": "/usr/bin:/bin",

@@ -17,7 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
-from mlserve.errors import InvalidModel
+from core.errors import InvalidModel
 
 
 @dataclass

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.utils.translation import gettext as _
 
-from mlserve.errors import InvalidModel, UnsupportedFormat, without_paths
+from core.errors import InvalidModel, UnsupportedFormat, without_paths
 
 SUPPORTED = (
     "PMML (.pmml, .xml), ONNX (.onnx), XGBoost save_model JSON/UBJ (.json, .ubj), "

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlserve.errors import InvalidModel
+from core.errors import InvalidModel
 from models_registry.runtimes import ENGINE_OPTIONS, Batch, Prediction
 from models_registry.runtimes.lightgbm_format import checked_model_text, text_from_json_dump
 from models_registry.schema import Field, ModelInfo, class_output_fields, python_scalar

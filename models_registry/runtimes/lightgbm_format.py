@@ -19,7 +19,7 @@ import re
 
 import numpy as np
 
-from mlserve.errors import InvalidModel
+from core.errors import InvalidModel
 
 HEADER_KEYS = ("version", "num_class", "num_tree_per_iteration", "max_feature_idx", "objective")
 CATEGORICAL = 1

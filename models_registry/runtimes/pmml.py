@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from mlserve.errors import InvalidModel, Unavailable, without_paths
+from core.errors import InvalidModel, Unavailable, without_paths
 from models_registry.runtimes import ENGINE_OPTIONS, Batch, Prediction, pmml_refusals
 from models_registry.schema import Field, ModelInfo, class_output_fields, python_scalar
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlserve.errors import InvalidModel, without_paths
+from core.errors import InvalidModel, without_paths
 from models_registry.runtimes import ENGINE_OPTIONS, Batch, Prediction
 from models_registry.schema import Field, ModelInfo, class_output_fields
 

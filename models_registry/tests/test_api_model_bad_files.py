@@ -281,7 +281,7 @@ def test_an_engine_error_shows_no_server_path(api, model_files, isolated_data_di
 
 
 def test_without_paths_leaves_urls_and_ratios_alone():
-    from mlserve.errors import without_paths
+    from core.errors import without_paths
 
     assert without_paths("Load model from /srv/mlserve/tmp/upload-1.onnx failed:/src/ort/model.cc:256 bad") == (
         "Load model from …/upload-1.onnx failed:…/model.cc:256 bad"

@@ -7,7 +7,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from mlserve.errors import InvalidInput, TooLarge
+from core.errors import InvalidInput, TooLarge
 from models_registry import files
 from models_registry.files import (
     _column_mapping,

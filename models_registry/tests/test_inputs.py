@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mlserve.errors import InvalidInput
+from core.errors import InvalidInput
 from models_registry.inputs import parse_json_body
 from models_registry.schema import Field
 

@@ -16,7 +16,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LinearRegression
 from sklearn.pipeline import Pipeline
 
-from mlserve.errors import ApplicationError
+from core.errors import ApplicationError
 from models_registry.models import ModelVersion
 from models_registry.runners import client
 from models_registry.runtimes import ENGINE_OPTIONS, Batch

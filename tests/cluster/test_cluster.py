@@ -218,7 +218,7 @@ def test_a_token_revoked_on_a_answers_401_on_b_within_a_second(cluster, iris):
     assert all(predict(url, token).status == 200 for _ in range(PROCESSES_TOUCHED))
     # The account page's service, run by a process of node A (its commit announces the change).
     cluster.a.manage("shell", "-c", (
-        "from accounts.models import ApiToken, hash_key; from accounts.services import token_revoke; "
+        "from accounts.models import ApiToken; from core.credentials import hash_key; from accounts.services import token_revoke; "
         f"token_revoke(token=ApiToken.objects.get(key_hash=hash_key({token!r})))"
     ))
     time.sleep(CHANGE_SECONDS)

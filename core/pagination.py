@@ -1,5 +1,6 @@
 """One pagination for every list endpoint: ?page=N&page_size=M."""
 
+from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
 
 
@@ -21,8 +22,6 @@ _paginated: dict = {}
 
 def paginated(serializer_class):
     """The schema of a paginated list of serializer_class, for extend_schema(responses=...)."""
-    from rest_framework import serializers
-
     name = f"Paginated{serializer_class.__name__.removesuffix('Serializer')}List"
     if name not in _paginated:
         _paginated[name] = type(

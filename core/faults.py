@@ -1,10 +1,10 @@
 """Faults of the machine and of the services it shares, as errors: the one place where an
-exception becomes what the caller sees. The DRF exception handler (mlserve.api), the fast path
+exception becomes what the caller sees. The DRF exception handler (core.api), the fast path
 (deployments.fastpath), the serving path and the pages' middleware
 (mlserve.middleware.FaultMiddleware) all call fault_error() and retry_after().
 
-Apart from mlserve.errors because it knows Django's database, Redis and boto: the model
-runtimes raise mlserve.errors' classes inside sandboxed runners that import none of these."""
+Apart from core.errors because it knows Django's database, Redis and boto: the model
+runtimes raise core.errors' classes inside sandboxed runners that import none of these."""
 
 import errno
 
@@ -16,7 +16,7 @@ from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from mlserve.errors import ApplicationError, ServiceUnavailable, Unavailable
+from core.errors import ApplicationError, ServiceUnavailable, Unavailable
 
 DATABASE_RETRY_SECONDS = 5
 DISK_RETRY_SECONDS = 60

@@ -5,7 +5,7 @@ the services check them again, since they are what every door calls."""
 
 from django.utils.translation import gettext as _
 
-from mlserve.errors import ApplicationError
+from core.errors import ApplicationError
 
 DESCRIPTION_MAX_CHARS = 5000  # a model's or a deployment's description
 FIELD_DESCRIPTION_MAX_CHARS = 1000  # one input or output field's description

@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.utils.translation import gettext as _
 from rest_framework.throttling import BaseThrottle
 
-from mlserve.errors import ApplicationError
+from core.errors import ApplicationError
 
 PERIODS = {"s": 1, "second": 1, "m": 60, "minute": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
 
