@@ -59,13 +59,13 @@ def isolated_queue_and_cache(settings, worker_id, monkeypatch):
 @pytest.fixture(autouse=True)
 def fresh_caches(isolated_data_dir):
     from core import credentials
+    from deployments import cache as deployment_cache
     from deployments import metrics
-    from deployments import selectors as deployment_selectors
     from models_registry.runners import client
 
     metrics._pending.clear()  # counts of an earlier test's deployments
     credentials.forget_all()
-    deployment_selectors._serving.clear()
+    deployment_cache.serving.clear()
     yield
     client.stop(prefix=client.namespace())  # this test's runners (their keys start with its data dir's)
 

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.credentials import Credential
@@ -57,8 +58,6 @@ class Invite(models.Model):
 
     @property
     def state(self) -> str:
-        from django.utils import timezone
-
         if self.used:
             return "used"
         return "expired" if self.expires <= timezone.now() else "open"

@@ -35,3 +35,9 @@ def paginated(serializer_class):
             },
         )
     return _paginated[name]
+
+
+def sorted_queryset(queryset, sort: str, allowed: set[str], default: str):
+    """The queryset ordered by ?sort= when it names an allowed field (leading '-' for descending)."""
+    field = sort.lstrip("-")
+    return queryset.order_by(sort if field in allowed else default)

@@ -325,8 +325,6 @@ class Heartbeat:
         self.thread = threading.Thread(target=self._beat, daemon=True)
 
     def _beat(self):
-        from django.db import connection
-
         try:
             while not self.stopped.wait(self.interval):
                 try:

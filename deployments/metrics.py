@@ -22,8 +22,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+
+from deployments.models import Deployment, DeploymentTotals, MetricBucket
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +202,6 @@ def flush() -> int:
             _dropped.clear()
         if not pending and not dropped:
             return 0
-        from deployments.models import Deployment
 
         by_deployment: dict[int, dict] = {}
         for (deployment_id, start), aggregate in pending.items():
@@ -244,8 +245,6 @@ def start_flusher() -> threading.Thread | None:
         _flusher_pid = os.getpid()
 
     def loop():
-        from django.db import connection
-
         while True:
             time.sleep(interval)
             try:
@@ -289,8 +288,6 @@ def _locked_row(model, lookup: dict):
 
 
 def _upsert_bucket(deployment_id: int, start: datetime, aggregate: Aggregate) -> None:
-    from deployments.models import MetricBucket
-
     with transaction.atomic():
         row = _locked_row(MetricBucket, {"deployment_id": deployment_id, "start": start})
         aggregate.apply_to(row)
@@ -298,8 +295,6 @@ def _upsert_bucket(deployment_id: int, start: datetime, aggregate: Aggregate) ->
 
 
 def _upsert_totals(deployment_id: int, aggregate: Aggregate, dropped: int = 0) -> None:
-    from deployments.models import DeploymentTotals
-
     with transaction.atomic():
         row = _locked_row(DeploymentTotals, {"deployment_id": deployment_id})
         aggregate.apply_to(row)
@@ -339,8 +334,6 @@ def latency_summary(row) -> dict:
 
 
 def summary(deployment) -> dict:
-    from deployments.models import DeploymentTotals
-
     totals = DeploymentTotals.objects.filter(deployment=deployment).first()
     return {
         "requests": totals.requests if totals else 0,
@@ -359,8 +352,6 @@ def summary(deployment) -> dict:
 
 def series(deployment, *, span: timedelta, step: timedelta, now: datetime | None = None) -> list[dict]:
     """Calls, errors and latency per step over the last span (steps with no call are zeros)."""
-    from deployments.models import MetricBucket
-
     now = _minute(now or timezone.now())
     step_minutes = max(1, int(step.total_seconds() // 60))
     n_steps = max(1, int(span / step))
@@ -406,16 +397,12 @@ def _pick(choose, a, b):
 
 
 def delete_old_buckets(days: int) -> int:
-    from deployments.models import MetricBucket
-
     deleted, _ = MetricBucket.objects.filter(start__lt=timezone.now() - timedelta(days=days)).delete()
     return deleted
 
 
 def recent_health(deployment_ids: list[int], since: datetime) -> dict[int, dict]:
     """Per deployment since a time: calls, errors and p95 latency (for the dashboard)."""
-    from deployments.models import MetricBucket
-
     health: dict[int, dict] = {}
     for bucket in MetricBucket.objects.filter(deployment_id__in=deployment_ids, start__gte=_minute(since)):
         entry = health.setdefault(bucket.deployment_id, {"requests": 0, "errors": 0, "histogram": {}, "low": None, "high": None})

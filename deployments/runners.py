@@ -13,8 +13,8 @@ from pathlib import Path
 from django.utils import timezone
 
 from core.errors import ArtifactMissing
+from deployments.cache import forget as forget_deployment
 from deployments.models import Deployment, DeploymentScript
-from deployments.selectors import forget_deployment
 from models_registry import artifact_cache
 from models_registry.prediction import version_info
 from models_registry.runners import client

@@ -1,17 +1,20 @@
 """Reads for deployments and tasks, with the ownership rules in one place."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
 from core.errors import NotAllowed, NotFound
-from core.ttl_cache import TtlCache, announce_change
+from deployments import cache, metrics
 from deployments.models import Deployment, DeploymentKey, PredictionTask
+from models_registry.models import RegisteredModel
 
 
 def deployment_list_for_user(user: User, search: str = "", *, model: str = "") -> QuerySet[Deployment]:
@@ -37,9 +40,6 @@ def deployment_get_for_user(user: User, name: str) -> Deployment:
     return get_object_or_404(Deployment.objects.select_related("model_version__model", "script"), owner=user, name=name)
 
 
-_serving = TtlCache()
-
-
 def deployment_for_serving(user: User, name: str) -> Deployment:
     """deployment_get_for_user for the serving path, cached per process for MLSERVE_DEPLOYMENT_CACHE_SECONDS.
 
@@ -47,17 +47,11 @@ def deployment_for_serving(user: User, name: str) -> Deployment:
     another process reaches this one before its next request (on other nodes: within
     that time, or at once through Redis, see core/ttl_cache.py), never mid-request."""
     key = (user.pk, name)
-    deployment = _serving.get(key)
+    deployment = cache.serving.get(key)
     if deployment is None:
         deployment = deployment_get_for_user(user, name)
-        _serving.set(key, deployment, settings.MLSERVE_DEPLOYMENT_CACHE_SECONDS)
+        cache.serving.set(key, deployment, settings.MLSERVE_DEPLOYMENT_CACHE_SECONDS)
     return deployment
-
-
-def forget_deployment(deployment: Deployment) -> None:
-    """Changes take effect at once in every process of this machine (and every node with Redis), once committed."""
-    _serving.pop((deployment.owner_id, deployment.name))
-    transaction.on_commit(announce_change)
 
 
 def check_key_scope(credential, deployment: Deployment) -> None:
@@ -136,16 +130,8 @@ def task_list_for_deployment(request, deployment: Deployment) -> QuerySet[Predic
 
 
 def dashboard_for_user(user: User) -> dict:
-    """What the home page shows: counts, each deployment's last hour, recent tasks."""
-    from datetime import timedelta
-
-    from django.db.models import Count
-    from django.utils import timezone
-
-    from deployments import metrics
-    from models_registry.models import RegisteredModel
-
-    metrics.flush()  # this process's latest calls
+    """What the home page shows: counts, each deployment's last hour, recent tasks (the caller
+    flushes this process's latest calls first, if it wants them counted)."""
     deployments = list(deployment_list_for_user(user).select_related("totals"))
     health = metrics.recent_health([d.pk for d in deployments], timezone.now() - timedelta(hours=1))
     for deployment in deployments:

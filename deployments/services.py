@@ -19,9 +19,9 @@ from core import credentials
 from core.errors import ApplicationError, Conflict, NameTaken, TooLarge, Unavailable
 from core.faults import fault_error
 from core.limits import DESCRIPTION_MAX_CHARS, checked_text
-from deployments import delivery, runners, task_files
+from deployments import batch, delivery, runners, task_files
+from deployments.cache import forget as forget_deployment
 from deployments.models import Deployment, DeploymentKey, DeploymentScript, PredictionTask
-from deployments.selectors import forget_deployment
 from models_registry import scripts
 from models_registry.models import ModelVersion, RegisteredModel
 from models_registry.selectors import alias_get, version_get
@@ -287,8 +287,6 @@ def task_submit(
 
     `key` is the deployment key that submits it (None: the owner): that key alone, besides
     the owner, can then see and manage the task."""
-    from deployments import batch
-
     ensure_serving(deployment)
     limit = deployment.max_batch_file_size
     declared = getattr(upload, "size", None)

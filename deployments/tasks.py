@@ -1,6 +1,8 @@
 """Background jobs, enqueued by dotted path; each loads by id and calls the real logic."""
 
-from deployments import batch, services
+from django.conf import settings
+
+from deployments import batch, metrics, services
 
 
 def run_prediction_task(task_id: str) -> str:
@@ -17,8 +19,4 @@ def expire_task_results() -> int:
 
 
 def prune_metrics() -> int:
-    from django.conf import settings
-
-    from deployments import metrics
-
     return metrics.delete_old_buckets(settings.MLSERVE_METRICS_RETENTION_DAYS)

@@ -15,10 +15,11 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from core.errors import ApplicationError, NameTaken
+from core.pagination import sorted_queryset
 from deployments import api_panel, batch, charts, metrics, selectors, services, serving, task_files
 from deployments.forms import BatchUploadForm, DeploymentCreateForm, KeyCreateForm, LimitsForm, VersionSwitchForm
 from deployments.models import Deployment, PredictionTask
-from mlserve.templatetags.tables import sorted_queryset
+from models_registry.scripts import TEMPLATE
 from models_registry.selectors import alias_list, model_get_for_user, model_list_for_user
 from models_registry.video import Sampling
 from models_registry.views import script_editor_context, script_trial_request, test_page
@@ -217,8 +218,6 @@ def deployment_test(request, name: str):
 
 @login_required
 def deployment_script(request, name: str):
-    from models_registry.scripts import TEMPLATE
-
     deployment = selectors.deployment_get_for_user(request.user, name)
     current = deployment.script
     context = _deployment_context(request, deployment, "script")

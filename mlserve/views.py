@@ -1,10 +1,15 @@
 import hmac
 
+from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from core.api import error_body
+from deployments import metrics
+from deployments.prometheus import exposition
+from deployments.selectors import dashboard_for_user
 from mlserve import health
 
 
@@ -12,8 +17,8 @@ def home(request):
     """The dashboard for users; what mlserve is, for visitors."""
     if not request.user.is_authenticated:
         return render(request, "landing.html")
-    from deployments.selectors import dashboard_for_user
 
+    metrics.flush()  # this process's latest calls, counted on the page
     return render(request, "dashboard.html", dashboard_for_user(request.user))
 
 
@@ -39,11 +44,6 @@ def _metrics_token_matches(request, token: str | None) -> bool:
 def prometheus_metrics(request):
     """Prometheus scrape target. It names every deployment and owner, so it needs the bearer token
     (MLSERVE_METRICS_TOKEN) or a staff session, unless MLSERVE_METRICS_PUBLIC opens it."""
-    from django.conf import settings
-    from prometheus_client import CONTENT_TYPE_LATEST
-
-    from deployments.prometheus import exposition
-
     allowed = (
         settings.MLSERVE_METRICS_PUBLIC
         or _metrics_token_matches(request, settings.MLSERVE_METRICS_TOKEN)

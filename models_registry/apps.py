@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class ModelsRegistryConfig(AppConfig):
@@ -6,8 +7,6 @@ class ModelsRegistryConfig(AppConfig):
     verbose_name = "Model registry"
 
     def ready(self):
-        from django.conf import settings
-
         from models_registry.runtimes import ENGINE_OPTIONS
 
         # The runtimes know no Django (they run in sandboxed runners): they get their settings here.

@@ -1,3 +1,6 @@
+import base64
+import json
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -115,9 +118,6 @@ class PredictionForm(BootstrapMixin, forms.Form):
 
     def record(self, image_input: str | None = None) -> dict:
         """The submitted values as one JSON record for the input layer."""
-        import base64
-        import json
-
         record = {}
         for field in self.schema_fields:
             if field.name == image_input:

@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from core.errors import InvalidInput, TooLarge
+from models_registry.images import tensor_from_image_bytes
 from models_registry.runtimes import Batch
 from models_registry.schema import Field
 
@@ -258,8 +259,6 @@ def coerce_column(field: Field, raw, first_row: int = 0, image_config: dict | No
 
 def _b64_image(field: Field, value: dict, config: dict | None) -> np.ndarray:
     """{"b64": "<base64 of a PNG/JPEG>"} for an image input, as TensorFlow Serving takes it."""
-    from models_registry.images import tensor_from_image_bytes
-
     if set(value) != {"b64"} or not isinstance(value["b64"], str):
         raise FieldError(_('an image is sent as {"b64": "<base64 of the PNG or JPEG file>"}'))
     try:

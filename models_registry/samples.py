@@ -3,6 +3,8 @@ test form's "fill with a sample" button and the JSON prefill all use it."""
 
 import math
 
+from core.errors import InvalidInput
+from models_registry.inputs import parse_json_body
 from models_registry.schema import Field
 
 
@@ -54,9 +56,6 @@ def sample_record(fields: list[Field]) -> dict:
 def example_record(version) -> dict:
     """The record the Test tab fills in: the first row of the model's own input example (an
     MLflow model's), when it has one that fits the schema, else a sample built from the schema."""
-    from core.errors import InvalidInput
-    from models_registry.inputs import parse_json_body
-
     fields = version.input_fields
     example = ((version.details or {}).get("mlflow") or {}).get("input_example")
     if example is not None:

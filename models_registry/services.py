@@ -16,9 +16,10 @@ from django.utils.translation import ngettext
 from accounts.models import User
 from core.errors import ApplicationError, Conflict, InvalidModel, NameTaken, NotAllowed, TooLarge
 from core.limits import DESCRIPTION_MAX_CHARS, FIELD_DESCRIPTION_MAX_CHARS, checked_text
+from deployments.cache import forget as forget_deployment
 from deployments.models import Deployment
-from deployments.selectors import forget_deployment
 from models_registry import artifact_cache, artifacts, mlflow_models, prediction, scripts
+from models_registry.images import clean_config, image_field
 from models_registry.models import NAME_VALIDATOR, ModelVersion, RegisteredModel, artifact_path
 from models_registry.runners import client
 from models_registry.runtimes import CODE_FORMATS
@@ -256,8 +257,6 @@ def _clean_values(name: str, field, values):
 
 
 def _clean_preprocessing(version: ModelVersion, config: dict) -> dict:
-    from models_registry.images import clean_config, image_field
-
     field = image_field(version.input_fields)
     if field is None:
         raise ApplicationError(

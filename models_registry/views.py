@@ -10,8 +10,8 @@ from django.utils.translation import gettext as _
 
 from core import api_examples
 from core.errors import ApplicationError, InvalidInput, NameTaken
+from core.pagination import sorted_queryset
 from deployments.selectors import deployments_of_model
-from mlserve.templatetags.tables import sorted_queryset
 from models_registry import prediction, selectors, services
 from models_registry.forms import (
     AliasForm,
@@ -25,6 +25,7 @@ from models_registry.images import image_field, offered_config
 from models_registry.runners import client
 from models_registry.runtimes import FORMAT_LABELS
 from models_registry.samples import example_record, sample_record
+from models_registry.scripts import TEMPLATE
 from models_registry.test_results import result_csv, result_summary
 from models_registry.video import Sampling
 
@@ -299,8 +300,6 @@ def script_editor_context(request, *, version, source: str) -> dict:
 def model_script(request, name: str):
     """Try a pre/post-processing script around this model version before deploying it;
     scripts are saved on a deployment (its Script tab), so nothing is kept here."""
-    from models_registry.scripts import TEMPLATE
-
     model, version = _model_and_version(request, name)
     if version is None:
         return redirect("models_registry:script", name=model.name)

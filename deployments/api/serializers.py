@@ -2,6 +2,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from core.limits import DESCRIPTION_MAX_CHARS
+from deployments import metrics
 from deployments.models import Deployment, DeploymentKey, PredictionTask
 
 LIMITS = Deployment.SETTINGS
@@ -44,8 +45,6 @@ class DeploymentDetailSerializer(DeploymentSerializer):
         fields = DeploymentSerializer.Meta.fields + ["metrics"]
 
     def get_metrics(self, deployment) -> dict:
-        from deployments import metrics
-
         summary = metrics.summary(deployment)
         return {k: summary[k] for k in ("requests", "errors", "rows", "last_call", "latency_ms")}
 

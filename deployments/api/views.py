@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.http import HttpResponse, StreamingHttpResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -129,8 +131,6 @@ class DeploymentMetricsView(APIView):
     )
     def get(self, request, name: str):
         """Totals since the first call (calls, errors by kind, rows, latency percentiles) and a series per minute (hour) or 15 minutes (day)."""
-        from datetime import timedelta
-
         deployment = selectors.deployment_get_for_user(request.user, name)
         metrics.flush()
         span, step = {"day": (timedelta(days=1), timedelta(minutes=15))}.get(

@@ -1,34 +1,11 @@
-"""Descriptions written in Markdown, rendered to HTML that cannot carry a script.
+"""The `markdown` template filter: core.text.render_markdown, marked safe."""
 
-Markdown passes raw HTML through, so its output is cleaned by nh3 (Ammonia) with a short
-allow-list: formatting, lists, tables, code and links, no attributes but a link's href and
-no URL scheme but http, https and mailto."""
-
-import markdown as markdown_lib
-import nh3
 from django import template
 from django.utils.safestring import SafeString, mark_safe
 
+from core.text import render_markdown
+
 register = template.Library()
-
-ALLOWED_TAGS = {
-    "p", "br", "hr", "strong", "em", "b", "i", "code", "pre", "blockquote",
-    "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6",
-    "table", "thead", "tbody", "tr", "th", "td", "a", "del",
-}
-ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "th": {"align"}, "td": {"align"}}
-
-
-def render_markdown(text: str) -> str:
-    """Safe HTML for a Markdown text (raw HTML in it is dropped, never passed through)."""
-    html = markdown_lib.markdown(text or "", extensions=["tables", "fenced_code", "sane_lists"], output_format="html")
-    return nh3.clean(
-        html,
-        tags=ALLOWED_TAGS,
-        attributes=ALLOWED_ATTRIBUTES,
-        url_schemes={"http", "https", "mailto"},
-        link_rel="nofollow noopener noreferrer",
-    )
 
 
 @register.filter(name="markdown")

@@ -17,9 +17,3 @@ def sort_header(context, field: str, label: str):
     params.pop("page", None)
     arrow = (" ▼" if descending else " ▲") if active else ""
     return format_html('<a class="sort-link text-reset" href="?{}">{}{}</a>', params.urlencode(), label, arrow)
-
-
-def sorted_queryset(queryset, sort: str, allowed: set[str], default: str):
-    """The queryset ordered by ?sort= when it names an allowed field (leading '-' for descending)."""
-    field = sort.lstrip("-")
-    return queryset.order_by(sort if field in allowed else default)

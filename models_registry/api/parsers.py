@@ -9,6 +9,7 @@ from rest_framework.parsers import BaseParser, FormParser, JSONParser, MultiPart
 
 from core.errors import InvalidInput
 from models_registry.inputs import loads_json
+from models_registry.video import Sampling
 
 RAW_TYPES = {
     "text/csv": "body.csv",
@@ -64,8 +65,6 @@ VIDEO_PARAMETERS = [
 def prediction_input(request) -> dict:
     """Keyword arguments for models_registry.prediction: data= (JSON) or upload= (a file), and
     for a video the frames to sample (every_n_frames or fps, in the query or the form)."""
-    from models_registry.video import Sampling
-
     data = request.data
     upload = request.FILES.get("file") if hasattr(request, "FILES") else None
     if upload is None and isinstance(data, dict) and isinstance(data.get("file"), RawFile):

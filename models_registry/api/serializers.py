@@ -1,7 +1,10 @@
 from rest_framework import serializers
 
 from core.limits import DESCRIPTION_MAX_CHARS
+from core.text import render_markdown
+from deployments.selectors import deployments_of_model
 from models_registry.models import ModelVersion, RegisteredModel
+from models_registry.prediction import image_config
 
 
 class FieldSerializer(serializers.Serializer):
@@ -44,8 +47,6 @@ class VersionSerializer(serializers.ModelSerializer):
     preprocessing = serializers.SerializerMethodField(help_text="Image models: how an image becomes the input tensor")
 
     def get_preprocessing(self, version) -> dict | None:
-        from models_registry.prediction import image_config
-
         return image_config(version)
 
     class Meta:
@@ -113,13 +114,9 @@ class ModelDetailSerializer(serializers.ModelSerializer):
         return {alias.name: alias.version.number for alias in model.aliases.select_related("version")}
 
     def get_description_html(self, model) -> str:
-        from mlserve.templatetags.rendered_text import render_markdown
-
         return render_markdown(model.description)
 
     def get_deployments(self, model) -> list[dict]:
-        from deployments.selectors import deployments_of_model
-
         return [
             {"name": d.name, "version": d.model_version.number, "alias": d.alias.name if d.alias_id else None, "status": d.status}
             for d in deployments_of_model(owner=model.owner, model=model)

@@ -7,6 +7,7 @@ from pathlib import Path
 from django.utils.translation import gettext as _
 
 from core.errors import InvalidModel, UnsupportedFormat, without_paths
+from models_registry.runtimes.pmml import parse_document
 
 SUPPORTED = (
     "PMML (.pmml, .xml), ONNX (.onnx), XGBoost save_model JSON/UBJ (.json, .ubj), "
@@ -81,8 +82,6 @@ def _zip_format(path: Path, ext: str) -> tuple[str, str]:
 
 def _check_pmml_root(path: Path) -> None:
     """Only the root tag: the full, defused parse happens in the PMML runtime."""
-    from models_registry.runtimes.pmml import parse_document
-
     parse_document(path)
 
 

@@ -9,6 +9,7 @@ import ctypes
 from pathlib import Path
 
 import numpy as np
+import orjson
 
 from core.errors import InvalidModel
 from models_registry.runtimes import ENGINE_OPTIONS, Batch, Prediction
@@ -27,8 +28,6 @@ def _model_text(path: Path) -> tuple[str, dict, str]:
         raise InvalidModel("This LightGBM model file is not text (save_model writes UTF-8 text or JSON).") from None
     source = "model text"
     if text.lstrip().startswith("{"):
-        import orjson
-
         try:
             dump = orjson.loads(data)
         except orjson.JSONDecodeError as exc:

@@ -18,6 +18,7 @@ import math
 import re
 
 import numpy as np
+import orjson
 
 from core.errors import InvalidModel
 
@@ -269,8 +270,6 @@ def _tree_text(index: int, entry: dict) -> str:
 
 def text_from_json_dump(dump: dict) -> str:
     """The model text that LightGBM wrote the dump from (the parts prediction needs)."""
-    import orjson
-
     if not isinstance(dump, dict) or dump.get("name") != "tree" or not isinstance(dump.get("tree_info"), list):
         raise _bad("the JSON is not a LightGBM dump_model() (no 'name': 'tree' and 'tree_info')")
     try:

@@ -1,3 +1,5 @@
+import os
+
 from django.core.management.base import BaseCommand
 
 from mlserve import front
@@ -18,8 +20,6 @@ class Command(BaseCommand):
         parser.add_argument("--write", action="store_true", help="Write it under $MLSERVE_DATA_DIR/run/nginx/ instead")
 
     def handle(self, *args, **options):
-        import os
-
         listen = options["listen"] or os.environ.get("MLSERVE_BIND", "127.0.0.1:8000")
         upstreams = options["upstream"] or [f"unix:{front.gunicorn_socket()}"]
         if options["write"]:

@@ -1,6 +1,7 @@
 """What `make run` runs: everything mlserve needs on one machine, in the foreground."""
 
 import errno
+import hashlib
 import io
 import os
 import signal
@@ -10,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.staticfiles.finders import get_finders
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from honcho.environ import parse_procfile
@@ -54,10 +56,6 @@ def check_port_free(bind: str) -> None:
 def collect_static_when_changed() -> None:
     """collectstatic compresses every file again each time (a minute or two on a small machine):
     only when the set of static files, their sizes or times changed since the last run."""
-    import hashlib
-
-    from django.contrib.staticfiles.finders import get_finders
-
     digest = hashlib.sha256()
     for finder in get_finders():
         for path, storage in sorted(finder.list([]), key=lambda item: item[0]):
