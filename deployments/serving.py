@@ -86,17 +86,9 @@ def predict_sync(deployment: Deployment, *, data=None, upload=None, sampling=Non
     def work():
         # Inside serve(): a paused deployment is refused before its model file is looked for
         # (with an object store, fetched), and a file that cannot be had is a counted error.
-        runner = client.bind(spec(deployment))
-        if runner.script is None:
-            result = prediction.predict(version, data=data, upload=upload, max_rows=deployment.max_rows, spec=runner, sampling=sampling)
-            return result, result.parsed.batch.n_rows
-        # The deployment's script, in the model's runner: preprocess turns a JSON body into rows,
-        # postprocess shapes the answer.
-        body, rows = scripts.preprocess(runner, data) if data is not None else (None, None)
-        result = prediction.predict(version, data=body, upload=upload, max_rows=deployment.max_rows, spec=runner, sampling=sampling)
-        if upload is not None and client.defines(runner, "postprocess"):
-            rows = scripts.uploaded_rows(result.parsed)
-        result.response = scripts.postprocess(runner, rows, result.body)
+        result, _rows = scripts.predict(
+            version, client.bind(spec(deployment)), data=data, upload=upload, max_rows=deployment.max_rows, sampling=sampling
+        )
         return result, result.parsed.batch.n_rows
 
     return serve(deployment, "rest", work)

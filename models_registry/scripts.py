@@ -11,6 +11,7 @@ import json
 import uuid
 
 from core.errors import ApplicationError
+from models_registry import prediction
 from models_registry.prediction import spec_for_version
 from models_registry.runners import client
 from models_registry.runners.client import RunnerSpec
@@ -84,3 +85,20 @@ def postprocess(spec: RunnerSpec, rows, answer: dict):
     if not client.defines(spec, "postprocess"):
         return answer
     return client.script_call(spec, "postprocess", [rows, answer])
+
+
+def predict(version, spec: RunnerSpec, *, data=None, upload=None, max_rows: int | None = None, sampling=None):
+    """(result, the rows postprocess saw): a prediction through the spec's script, the one place a
+    script is applied to a call. preprocess turns a JSON body into rows, the model predicts,
+    postprocess shapes the answer (result.response); an uploaded file's rows go to postprocess
+    as sent. Without a script, the model's answer as it is. Synchronous serving and the script
+    trial call this; a queued task applies the same preprocess and postprocess around its chunks."""
+    if spec.script is None:
+        return prediction.predict(version, data=data, upload=upload, max_rows=max_rows, spec=spec, sampling=sampling), None
+    body, rows = preprocess(spec, data) if data is not None else (None, None)
+    result = prediction.predict(version, data=body, upload=upload, max_rows=max_rows, spec=spec, sampling=sampling)
+    if upload is not None and client.defines(spec, "postprocess"):
+        rows = uploaded_rows(result.parsed)
+    result.response = postprocess(spec, rows, result.body)
+    return result, rows
+

@@ -404,8 +404,7 @@ def script_trial(*, version: ModelVersion, source: str, request, user: User, max
     source = check_script(user, source)
     spec = scripts.trial_spec(version, source)
     try:
-        body, rows = scripts.preprocess(spec, request)
-        result = prediction.predict(version, data=body, max_rows=max_rows, spec=spec)
-        return {"rows": rows, "answer": result.body, "response": scripts.postprocess(spec, rows, result.body)}
+        result, rows = scripts.predict(version, spec, data=request, max_rows=max_rows)
+        return {"rows": rows, "answer": result.answer.body, "response": result.response}
     finally:
         client.stop(keys=[spec.key])
