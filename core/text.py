@@ -1,9 +1,12 @@
-"""Descriptions written in Markdown, rendered to HTML that cannot carry a script.
+"""Text that others will open: descriptions written in Markdown, rendered to HTML that cannot
+carry a script, and CSV cells a spreadsheet will not run as formulas.
 
 Markdown passes raw HTML through, so its output is cleaned by nh3 (Ammonia) with a short
 allow-list: formatting, lists, tables, code and links, no attributes but a link's href and
 no URL scheme but http, https and mailto. Pages (the `markdown` filter) and the API
 (`description_html`) render through this one function."""
+
+import re
 
 import markdown as markdown_lib
 import nh3
@@ -26,3 +29,16 @@ def render_markdown(text: str) -> str:
         url_schemes={"http", "https", "mailto"},
         link_rel="nofollow noopener noreferrer",
     )
+
+
+# CSV injection (OWASP): a spreadsheet runs a cell that starts with one of these as a formula,
+# so a text cell that does gets a leading ' (shown as text). Numbers, even sent as text, stay.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def defused_cell(text):
+    """A CSV cell a spreadsheet will not run: every CSV mlserve writes (task results, test results) goes through here."""
+    if isinstance(text, str) and text.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text

@@ -8,7 +8,6 @@ import gc
 import json
 import logging
 import os
-import re
 import signal
 import threading
 import time
@@ -26,6 +25,7 @@ from django.utils.translation import gettext as _
 
 from core import storage
 from core.errors import ApplicationError, without_paths
+from core.text import FORMULA_STARTS, defused_cell
 from deployments import delivery, metrics, runners, task_files
 from deployments.models import Deployment, DeploymentScript, PredictionTask
 from models_registry import files, prediction, scripts
@@ -123,18 +123,6 @@ def _input_frame(parsed: ParsedInput) -> pd.DataFrame:
 
 def _cell(value):
     return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode() if isinstance(value, (dict, list)) else value
-
-
-# CSV injection (OWASP): a spreadsheet runs a cell that starts with one of these as a formula,
-# so a text cell that does gets a leading ' (shown as text). Numbers, even sent as text, stay.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
-
-
-def defused_cell(text):
-    if isinstance(text, str) and text.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(text):
-        return "'" + text
-    return text
 
 
 def _neutralise_formulas(table: pd.DataFrame) -> pd.DataFrame:

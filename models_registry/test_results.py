@@ -10,7 +10,7 @@ import json
 import statistics
 from collections import Counter
 
-from deployments.batch import defused_cell
+from core.text import defused_cell
 
 SUMMARY_TOP_CLASSES = 20
 
