@@ -7,6 +7,7 @@ class DeploymentsConfig(AppConfig):
 
     def ready(self):
         from core import credentials
-        from deployments.models import DeploymentKey  # models can be imported only once apps are ready
+        from deployments import receivers  # noqa: F401  (connects them; models can be imported only once apps are ready)
+        from deployments.models import DeploymentKey
 
         credentials.register(DeploymentKey)

@@ -27,15 +27,6 @@ def deployment_list_for_user(user: User, search: str = "", *, model: str = "") -
     return deployments
 
 
-def deployments_of_model(*, owner: User, model) -> QuerySet[Deployment]:
-    """Where a model is deployed: its page lists them, and deleting it is refused while any exist."""
-    return (
-        Deployment.objects.filter(owner=owner, model_version__model=model)
-        .select_related("model_version", "alias")
-        .order_by("name")
-    )
-
-
 def deployment_get_for_user(user: User, name: str) -> Deployment:
     return get_object_or_404(Deployment.objects.select_related("model_version__model", "script"), owner=user, name=name)
 

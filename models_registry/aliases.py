@@ -1,8 +1,9 @@
 """Aliases: movable names for a model's versions (champion, challenger).
 
-Moving an alias moves every deployment that follows it, through the deployments' own
-version switch (deployments.services.deployment_update): the new version loads before a
-deployment's row changes, so no request fails while it moves."""
+Moving an alias moves every deployment that follows it: the registry sends
+signals.alias_moved and the deployments app switches its followers through its own version
+switch (the new version loads before a deployment's row changes, so no request fails while it
+moves). The registry does not import the deployments app."""
 
 import logging
 
@@ -11,9 +12,8 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from core.errors import ApplicationError, Conflict
-from deployments.models import Deployment
-from deployments.services import deployment_update
 from models_registry.models import ALIAS_VALIDATOR, ModelAlias, ModelVersion, RegisteredModel
+from models_registry.signals import alias_moved
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +29,6 @@ def validate_alias_name(name: str) -> str:
             details={"fields": {"alias": str(ALIAS_VALIDATOR.message)}},
         ) from None
     return name
-
-
-def _followers(alias: ModelAlias) -> list[Deployment]:
-    return list(
-        Deployment.objects.filter(alias=alias, owner=alias.model.owner).select_related("model_version__model", "script", "alias")
-    )
 
 
 def alias_set(*, model: RegisteredModel, name: str, version: ModelVersion) -> ModelAlias:
@@ -55,18 +49,13 @@ def alias_set(*, model: RegisteredModel, name: str, version: ModelVersion) -> Mo
             alias.save(update_fields=["version", "updated"])
     if previous is not None and previous.pk == version.pk:
         return alias
-    moved = []
     try:
-        for deployment in _followers(alias):
-            deployment_update(deployment=deployment, follow_alias=alias.name)
-            moved.append(deployment)
+        moved = sum(count or 0 for _receiver, count in alias_moved.send(sender=ModelAlias, alias=alias, previous=previous))
     except ApplicationError:
         if previous is not None:
             ModelAlias.objects.filter(pk=alias.pk).update(version=previous)
-            for deployment in moved:
-                deployment_update(deployment=deployment, follow_alias=alias.name)
         raise
-    log.info("alias %s@%s -> v%s (%d deployments moved)", model.name, name, version.number, len(moved))
+    log.info("alias %s@%s -> v%s (%d deployments moved)", model.name, name, version.number, moved)
     alias.refresh_from_db()
     return alias
 

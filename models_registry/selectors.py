@@ -86,3 +86,12 @@ def version_get(model: RegisteredModel, number: int | str | None = None) -> Mode
     if version is None:
         raise NotFound(_("Model '%(name)s' has no version %(number)s.") % {"name": model.name, "number": number})
     return version
+
+
+def model_deployments(*, owner, model: RegisteredModel):
+    """Where a model is deployed: its page and the API list them, and deleting it is refused
+    while any exist. Read through the relation the deployments app declares on versions
+    (Deployment.model_version, related_name="deployments"), so the registry imports no app above it."""
+    deployment = ModelVersion.deployments.field.model
+    return deployment.objects.filter(owner=owner, model_version__model=model).select_related("model_version", "alias").order_by("name")
+

@@ -16,8 +16,7 @@ from django.utils.translation import ngettext
 from accounts.models import User
 from core.errors import ApplicationError, Conflict, InvalidModel, NameTaken, NotAllowed, TooLarge
 from core.limits import DESCRIPTION_MAX_CHARS, FIELD_DESCRIPTION_MAX_CHARS, checked_text
-from deployments.cache import forget as forget_deployment
-from deployments.models import Deployment
+from core.ttl_cache import announce_change
 from models_registry import artifact_cache, artifacts, mlflow_models, prediction, scripts
 from models_registry.images import clean_config, image_field
 from models_registry.models import NAME_VALIDATOR, ModelVersion, RegisteredModel, artifact_path
@@ -320,9 +319,9 @@ def model_rename(*, model: RegisteredModel, name: str) -> RegisteredModel:
     except IntegrityError:
         model.name = old
         raise taken from None
-    # Deployments cached for serving carry the model's name into their answers.
-    for deployment in Deployment.objects.filter(owner=model.owner, model_version__model=model):
-        forget_deployment(deployment)
+    # Deployments cached for serving carry the model's name into their answers: every process
+    # empties its lookups (a rename is rare; the registry need not know which caches hold it).
+    transaction.on_commit(announce_change)
     log.info("model %s renamed to %s", old, name)
     return model
 

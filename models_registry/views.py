@@ -11,7 +11,6 @@ from django.utils.translation import gettext as _
 from core import api_examples
 from core.errors import ApplicationError, InvalidInput, NameTaken
 from core.pagination import sorted_queryset
-from deployments.selectors import deployments_of_model
 from models_registry import prediction, selectors, services
 from models_registry.forms import (
     AliasForm,
@@ -98,7 +97,7 @@ def model_detail(request, name: str):
             "model_tags": model.tags.all(),
             "aliases": selectors.alias_list(owner=request.user, model=model).prefetch_related("deployments"),
             "alias_form": AliasForm(versions=model.versions.order_by("-number"), initial={"version": version.number}),
-            "model_deployments": deployments_of_model(owner=request.user, model=model),
+            "model_deployments": selectors.model_deployments(owner=request.user, model=model),
         }
     )
     return render(request, "models_registry/detail.html", context)
@@ -142,7 +141,7 @@ def version_upload(request, name: str):
 def model_delete(request, name: str):
     model = selectors.model_get_for_user(request.user, name)
     # Said before asking for confirmation: a deployed model cannot be deleted anyway.
-    in_use = list(deployments_of_model(owner=request.user, model=model))
+    in_use = list(selectors.model_deployments(owner=request.user, model=model))
     if request.method == "POST":
         try:
             services.model_delete(model=model)

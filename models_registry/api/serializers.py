@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from core.limits import DESCRIPTION_MAX_CHARS
 from core.text import render_markdown
-from deployments.selectors import deployments_of_model
+from models_registry import selectors
 from models_registry.models import ModelVersion, RegisteredModel
 from models_registry.prediction import image_config
 
@@ -119,7 +119,7 @@ class ModelDetailSerializer(serializers.ModelSerializer):
     def get_deployments(self, model) -> list[dict]:
         return [
             {"name": d.name, "version": d.model_version.number, "alias": d.alias.name if d.alias_id else None, "status": d.status}
-            for d in deployments_of_model(owner=model.owner, model=model)
+            for d in selectors.model_deployments(owner=model.owner, model=model)
         ]
 
     def get_latest_version(self, model) -> dict | None:

@@ -7,6 +7,8 @@ import time
 import pytest
 from rest_framework.test import APIClient
 
+from core.errors import InvalidModel
+from deployments import receivers
 from deployments.models import Deployment
 from models_registry.models import ModelAlias
 from tests.model_files import IRIS_ROW
@@ -128,3 +130,21 @@ def test_no_request_fails_while_the_alias_moves_its_deployment(api, two_versions
             thread.join()
     assert answers and {status for status, _ in answers} == {200}
     assert {version for _, version in answers} == {1, 2}
+
+
+def test_when_one_follower_cannot_load_the_new_version_the_alias_and_every_follower_stay_put(api, two_versions, monkeypatch):
+    api.put("/api/v1/models/iris/aliases/champion", {"version": 1}, format="json")
+    for name in ("first", "second"):
+        assert api.post("/api/v1/deployments", {"name": name, "model": "iris", "alias": "champion"}, format="json").status_code == 201
+    real_update = receivers.deployment_update
+
+    def second_fails_to_load(*, deployment, **changes):
+        if deployment.name == "second" and ModelAlias.objects.get(name="champion").version.number == 2:
+            raise InvalidModel("the new version does not load here")
+        return real_update(deployment=deployment, **changes)
+
+    monkeypatch.setattr(receivers, "deployment_update", second_fails_to_load)
+    refused = api.put("/api/v1/models/iris/aliases/champion", {"version": 2}, format="json")
+    assert refused.status_code == 400 and "does not load" in refused.json()["error"]["message"]
+    assert ModelAlias.objects.get(name="champion").version.number == 1
+    assert sorted(Deployment.objects.values_list("name", "model_version__number")) == [("first", 1), ("second", 1)]
