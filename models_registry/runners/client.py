@@ -406,7 +406,9 @@ def _checkout(path: str) -> tuple[socket.socket, float | None, bool]:
         pool = _pools.get(path)
         if pool:
             return *pool.pop(), True
-    return _connect(Path(path)), None, False
+    sock = _connect(Path(path))
+    wire.widen(sock)
+    return sock, None, False
 
 
 def _checkin(path: str, sock: socket.socket, timeout: float) -> None:

@@ -278,6 +278,7 @@ class Server:
             except BlockingIOError:
                 return
             conn.setblocking(True)
+            wire.widen(conn)
             self.selector.register(conn, selectors.EVENT_READ, "conn")
 
     def _read(self, conn: socket.socket):

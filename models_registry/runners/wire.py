@@ -23,6 +23,10 @@ from models_registry.runtimes import Batch, Prediction
 PREFIX = struct.Struct("<I")
 MAX_HEADER = 256 * 1024 * 1024
 MAX_FDS = 4
+# Send buffer asked for on the connections that carry batches (the kernel caps it at
+# net.core.wmem_max, and doubles it): a 10,000-row float64 batch or its answer (~320 KB) is
+# over the 208 KB default, and would otherwise cross in two halves, each side waiting on the other.
+SEND_BUFFER = 2 << 20
 # Array dtypes that may cross: numbers and booleans (strings and objects go as JSON).
 DTYPES = {
     np.dtype(t).str: np.dtype(t)
@@ -56,6 +60,14 @@ def send(sock: socket.socket, header: dict, buffers=(), fds=()) -> None:
             _send_rest(sock, parts, sent)
     except (BrokenPipeError, ConnectionResetError) as exc:
         raise Closed(str(exc)) from None
+
+
+def widen(sock: socket.socket) -> None:
+    """Ask for SEND_BUFFER on a connection that carries batches (quietly kept smaller if refused)."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+    except OSError:
+        pass
 
 
 def _send_rest(sock: socket.socket, parts, sent: int) -> None:
