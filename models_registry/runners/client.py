@@ -23,6 +23,7 @@ import logging
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -278,7 +279,8 @@ class Handle:
 
 
 _handles: dict[str, Handle] = {}
-_pools: dict[str, list[socket.socket]] = {}
+# Idle connections per runner socket, each with the timeout its socket options hold.
+_pools: dict[str, list[tuple[socket.socket, float | None]]] = {}
 _lock = threading.Lock()
 
 
@@ -386,7 +388,7 @@ def _forget(key: str) -> None:
         return
     with _lock:
         for path in handle.sockets:
-            for sock in _pools.pop(path, []):
+            for sock, _timeout in _pools.pop(path, []):
                 sock.close()
 
 
@@ -398,21 +400,35 @@ def _end_replica(spec: RunnerSpec, path: str) -> None:
         pass
 
 
-def _checkout(path: str) -> tuple[socket.socket, bool]:
+def _checkout(path: str) -> tuple[socket.socket, float | None, bool]:
+    """(a connection to the runner socket, the timeout its options hold, whether it was kept)."""
     with _lock:
         pool = _pools.get(path)
         if pool:
-            return pool.pop(), True
-    return _connect(Path(path)), False
+            return *pool.pop(), True
+    sock = _connect(Path(path))
+    wire.widen(sock)
+    return sock, None, False
 
 
-def _checkin(path: str, sock: socket.socket) -> None:
+def _checkin(path: str, sock: socket.socket, timeout: float) -> None:
     with _lock:
         pool = _pools.setdefault(path, [])
         if len(pool) < POOL_SIZE:
-            pool.append(sock)
+            pool.append((sock, timeout))
             return
     sock.close()
+
+
+def _set_timeout(sock: socket.socket, timeout: float) -> None:
+    """The call's time limit as the socket's own send and receive timeouts (SO_SNDTIMEO,
+    SO_RCVTIMEO), set once per connection: a blocking socket then waits in the kernel, where
+    Python's settimeout would add a poll() before every send and receive and an ioctl per
+    call. A timeout shows as BlockingIOError (EAGAIN) from the send or receive that waited."""
+    seconds = max(0.001, timeout)
+    value = struct.pack("ll", int(seconds), int((seconds % 1) * 1_000_000))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
 
 
 def call(spec: RunnerSpec, header: dict, buffers=(), *, timeout: float | None = None) -> tuple[dict, list]:
@@ -422,7 +438,7 @@ def call(spec: RunnerSpec, header: dict, buffers=(), *, timeout: float | None = 
         handle = ensure(spec)
         path = handle.socket_path(spec.replica)
         try:
-            sock, reused = _checkout(path)
+            sock, armed, reused = _checkout(path)
         except OSError:
             # Nothing ran yet: the replica is gone (idle stop, crash). Start it again, once.
             _forget(spec.key)
@@ -430,9 +446,10 @@ def call(spec: RunnerSpec, header: dict, buffers=(), *, timeout: float | None = 
                 continue
             raise ModelCrashed(_("The model's runner could not be reached; try again.")) from None
         try:
-            sock.settimeout(max(0.001, timeout))
+            if armed != timeout:
+                _set_timeout(sock, timeout)
             wire.send(sock, header, buffers)
-        except TimeoutError:
+        except (TimeoutError, BlockingIOError):
             sock.close()
             _end_replica(spec, path)
             raise ModelTimeout(
@@ -446,7 +463,7 @@ def call(spec: RunnerSpec, header: dict, buffers=(), *, timeout: float | None = 
             raise error_from(_control.request({"op": "why", "socket": path}, timeout=10), spec.label) from None
         try:
             reply, reply_buffers = wire.recv(sock, max_bytes=MAX_REPLY_BYTES)
-        except TimeoutError:
+        except (TimeoutError, BlockingIOError):
             sock.close()
             _end_replica(spec, path)
             raise ModelTimeout(
@@ -463,7 +480,7 @@ def call(spec: RunnerSpec, header: dict, buffers=(), *, timeout: float | None = 
             sock.close()
             _end_replica(spec, path)
             raise
-        _checkin(path, sock)
+        _checkin(path, sock, timeout)
         if "error" in reply:
             raise error_from(reply, spec.label)
         return reply, reply_buffers

@@ -50,12 +50,26 @@ def _cpu_exceeded(signum, frame):
     raise CpuLimit()
 
 
+# The soft CPU limit last set, and the hard one (nothing in the runner may raise it).
+_ARMED: dict = {}
+
+
 def _limit_cpu(seconds: float) -> None:
-    """Stop the current call once it has used this much CPU time (SIGXCPU, soft limit)."""
+    """Stop the current call once it has used this much CPU time (SIGXCPU, soft limit): at
+    least `seconds` from now, at most two more. The limit is set again only when the one
+    already set would give less, so most calls cost one getrusage, not three syscalls."""
     used = resource.getrusage(resource.RUSAGE_SELF)
-    soft = math.ceil(used.ru_utime + used.ru_stime + seconds)
-    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
-    resource.setrlimit(resource.RLIMIT_CPU, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
+    now = used.ru_utime + used.ru_stime
+    armed = _ARMED.get("soft")
+    if armed is not None and now + seconds <= armed <= now + seconds + 2 and _ARMED.get("seconds") == seconds:
+        return
+    if "hard" not in _ARMED:
+        _ARMED["hard"] = resource.getrlimit(resource.RLIMIT_CPU)[1]
+    hard = _ARMED["hard"]
+    soft = math.ceil(now + seconds + 1)
+    soft = soft if hard == resource.RLIM_INFINITY else min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+    _ARMED.update(soft=soft, seconds=seconds)
 
 
 class _Mallinfo(ctypes.Structure):
@@ -264,6 +278,7 @@ class Server:
             except BlockingIOError:
                 return
             conn.setblocking(True)
+            wire.widen(conn)
             self.selector.register(conn, selectors.EVENT_READ, "conn")
 
     def _read(self, conn: socket.socket):
@@ -338,7 +353,8 @@ class Server:
                 return
             self._send(group[0][0], error_reply(exc))
             return
-        for (conn, _, _, _), part in zip(group, split(prediction, [b.n_rows for b in batches])):
+        parts = [prediction] if len(group) == 1 else split(prediction, [b.n_rows for b in batches])
+        for (conn, _, _, _), part in zip(group, parts):
             buffers: list = []
             self._send(conn, {"prediction": wire.put_prediction(part, buffers)}, buffers)
 

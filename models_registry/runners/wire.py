@@ -11,6 +11,7 @@ Nothing here imports Django: runners import it too.
 """
 
 import array
+import math
 import socket
 import struct
 
@@ -22,6 +23,10 @@ from models_registry.runtimes import Batch, Prediction
 PREFIX = struct.Struct("<I")
 MAX_HEADER = 256 * 1024 * 1024
 MAX_FDS = 4
+# Send buffer asked for on the connections that carry batches (the kernel caps it at
+# net.core.wmem_max, and doubles it): a 10,000-row float64 batch or its answer (~320 KB) is
+# over the 208 KB default, and would otherwise cross in two halves, each side waiting on the other.
+SEND_BUFFER = 2 << 20
 # Array dtypes that may cross: numbers and booleans (strings and objects go as JSON).
 DTYPES = {
     np.dtype(t).str: np.dtype(t)
@@ -51,10 +56,18 @@ def send(sock: socket.socket, header: dict, buffers=(), fds=()) -> None:
     ancillary = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))] if fds else []
     try:
         sent = sock.sendmsg(parts, ancillary)
-        if sent < sum(memoryview(p).nbytes for p in parts):  # interrupted, or over the socket buffer
+        if sent < PREFIX.size + len(body) + sum(v.nbytes for v in views):  # interrupted, or over the socket buffer
             _send_rest(sock, parts, sent)
     except (BrokenPipeError, ConnectionResetError) as exc:
         raise Closed(str(exc)) from None
+
+
+def widen(sock: socket.socket) -> None:
+    """Ask for SEND_BUFFER on a connection that carries batches (quietly kept smaller if refused)."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+    except OSError:
+        pass
 
 
 def _send_rest(sock: socket.socket, parts, sent: int) -> None:
@@ -170,8 +183,8 @@ def get_array(spec: dict, buffers: list) -> np.ndarray:
     if dtype is None or not isinstance(index, int) or not 0 <= index < len(buffers):
         raise WireError(f"an array has an unknown dtype or buffer ({spec.get('dtype')!r})")
     data = buffers[index]
-    count = int(np.prod(shape)) if shape else 1
-    if count * dtype.itemsize != len(data):
+    # math.prod, not np.prod: the same count, without a numpy reduction per array per call.
+    if math.prod(shape) * dtype.itemsize != len(data):
         raise WireError("an array's buffer does not match its shape")
     return np.frombuffer(data, dtype=dtype).reshape(shape)
 
@@ -183,7 +196,9 @@ def put_batch(batch: Batch, buffers: list) -> dict:
     """A Batch for a header. A prepared (rows, fields) matrix goes once; its columns are
     rebuilt as views of it on the other side."""
     if batch.prepared_matrix is not None:
-        dtypes = {name: column.dtype.str for name, column in batch.columns.items()}
+        # Only the columns whose type differs from the matrix's (the other side gives the rest the matrix's).
+        matrix_dtype = batch.prepared_matrix.dtype
+        dtypes = {name: column.dtype.str for name, column in batch.columns.items() if column.dtype != matrix_dtype}
         return {
             "n_rows": batch.n_rows,
             "matrix": put_array(batch.prepared_matrix, buffers),
@@ -203,10 +218,12 @@ def get_batch(spec: dict, buffers: list) -> Batch:
         if matrix.ndim != 2 or matrix.shape != (n_rows, len(names)):
             raise WireError("a batch's matrix does not match its rows and names")
         dtypes = spec.get("dtypes") or {}
+        if not isinstance(dtypes, dict):
+            raise WireError("a batch's column types are not an object")
         columns = {}
         for j, name in enumerate(names):
-            dtype = DTYPES.get(dtypes.get(name), matrix.dtype)
-            columns[name] = matrix[:, j].astype(dtype, copy=False)
+            dtype = DTYPES.get(dtypes.get(name)) if dtypes else None
+            columns[name] = matrix[:, j] if dtype is None or dtype == matrix.dtype else matrix[:, j].astype(dtype)
         return Batch(columns=columns, n_rows=n_rows, prepared_matrix=matrix, matrix_names=tuple(names))
     columns = {}
     for name, column in (spec.get("columns") or {}).items():

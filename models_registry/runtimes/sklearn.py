@@ -323,6 +323,41 @@ def forest_average(forest, X: np.ndarray, classify: bool) -> np.ndarray:
     return total
 
 
+# Below this many columns numpy adds a row's values one after another (its pairwise sum
+# starts at 8), so adding whole columns in order gives the same bits.
+SEQUENTIAL_COLUMNS = 8
+
+
+def row_reduce(values: np.ndarray, ufunc) -> np.ndarray:
+    """ufunc.reduce(values, axis=1, keepdims=True) for a (rows, classes) array, computed a
+    column at a time when there are few classes: numpy's reduction along a short last axis
+    pays its loop overhead per row (10,000 rows x 3 classes: 450 µs for max, 20 µs this
+    way); the values, and their order of addition, are the same."""
+    columns = values.shape[1]
+    if columns >= SEQUENTIAL_COLUMNS or columns == 0 or values.shape[0] < 2 * columns:
+        return ufunc.reduce(values, axis=1, keepdims=True)
+    result = values[:, 0:1].copy()
+    for j in range(1, columns):
+        ufunc(result, values[:, j : j + 1], out=result)
+    return result
+
+
+def row_argmax(values: np.ndarray) -> np.ndarray:
+    """values.argmax(axis=1) for NaN-free (rows, classes) values, a column at a time (the
+    first of equal maxima, as argmax); numpy's argmax along a short axis is slow per row."""
+    columns = values.shape[1]
+    if columns >= SEQUENTIAL_COLUMNS or columns == 0 or values.shape[0] < 2 * columns:
+        return values.argmax(axis=1)
+    best = values[:, 0].copy()
+    index = np.zeros(values.shape[0], dtype=np.intp)
+    for j in range(1, columns):
+        column = values[:, j]
+        higher = column > best
+        index[higher] = j
+        np.maximum(best, column, out=best)
+    return index
+
+
 class LinearProba:
     """A LogisticRegression's predict_proba as scikit-learn computes it, without its input
     checks, which take most of a single row's time: the scores, then a softmax
@@ -344,13 +379,13 @@ class LinearProba:
         scores = X @ self.coef_t
         scores += self.intercept
         if self.softmax:
-            scores -= scores.max(axis=1, keepdims=True)
+            scores -= row_reduce(scores, np.maximum)
             np.exp(scores, out=scores)
         else:
             self.expit(scores, out=scores)
             if scores.shape[1] == 1:
                 return np.hstack([1 - scores, scores])
-        scores /= scores.sum(axis=1, keepdims=True)
+        scores /= row_reduce(scores, np.add)
         return scores
 
     @classmethod
@@ -414,7 +449,7 @@ class SklearnPredictor:
             if self.labels_from_proba:
                 finite = self.linear is not None and not self.text and np.isfinite(X).all()
                 proba = self.linear(X) if finite else self.estimator.predict_proba(X)
-                labels = self.class_array[proba.argmax(axis=1)]
+                labels = self.class_array[row_argmax(proba) if finite else proba.argmax(axis=1)]
                 return Prediction(predictions=labels, probabilities=proba, classes=self.classes)
             labels = [python_scalar(v) for v in self.estimator.predict(X)]
             proba = self.estimator.predict_proba(X) if self.has_proba else None

@@ -96,3 +96,26 @@ def test_no_shortcut_unless_it_matches_scikit_learn():
     model, _ = _logistic_cases()["multinomial"]
     model.predict_proba = lambda rows: np.full((len(rows), 3), 1 / 3)  # a scikit-learn that computes otherwise
     assert LinearProba.verified(model) is None
+
+
+@pytest.mark.parametrize("classes", [1, 2, 3, 7, 8, 12])
+def test_column_wise_row_reductions_give_numpys_bits_and_first_maxima(classes):
+    from models_registry.runtimes.sklearn import row_argmax, row_reduce
+
+    values = np.random.default_rng(classes).normal(size=(5000, classes))
+    assert np.array_equal(row_reduce(values, np.add), values.sum(axis=1, keepdims=True))
+    assert np.array_equal(row_reduce(values, np.maximum), values.max(axis=1, keepdims=True))
+    assert np.array_equal(row_argmax(values), values.argmax(axis=1))
+    ties = np.round(values)
+    assert np.array_equal(row_argmax(ties), ties.argmax(axis=1))
+    assert np.array_equal(row_argmax(values[:1]), values[:1].argmax(axis=1))
+
+
+def test_linear_proba_on_ten_thousand_rows_is_bit_identical_to_predict_proba():
+    from models_registry.runtimes.sklearn import LinearProba, row_argmax
+
+    model, X = _logistic_cases()["multinomial"]
+    rows = np.random.default_rng(3).normal(5.0, 3.0, (10_000, X.shape[1]))
+    shortcut = LinearProba.verified(model)
+    assert np.array_equal(shortcut(rows), model.predict_proba(rows))
+    assert np.array_equal(model.classes_[row_argmax(shortcut(rows))], model.predict(rows))
