@@ -413,3 +413,19 @@ def test_an_unknown_requested_output_is_refused_naming_the_available_ones():
     with pytest.raises(InvalidInput) as caught:
         build_response({"outputs": [{"name": "label"}, {"name": "logits"}]}, tensors(), DEPLOYMENT)
     assert caught.value.message == "Unknown output(s) logits; available: label, probabilities."
+
+
+@pytest.mark.parametrize(
+    "data", [[1.5, 2, None, "3.25"], [[1.0, 2.0], [3.0, 4.0]], [True, False, 0.5, 1e300], ["x", 1.0, 2.0, 3.0]]
+)
+def test_a_flat_fp64_list_reads_as_numpy_reads_it(data):
+    """The fast reader of flat FP64 data gives np.array's values, and leaves to it what it cannot read."""
+    body = orjson.dumps({"inputs": [{"name": "x", "shape": [2, 2], "datatype": "FP64", "data": data}]})
+    try:
+        expected = np.array(data, dtype=np.float64).reshape(2, 2)
+    except ValueError:
+        with pytest.raises(InvalidInput):
+            parse_request(body, None)
+        return
+    _header, arrays = parse_request(body, None)
+    np.testing.assert_array_equal(arrays["x"], expected)
