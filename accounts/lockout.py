@@ -6,11 +6,7 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils.translation import ngettext
 
-from core.api import error_body
-
-
-def _is_api(request) -> bool:
-    return request.path.startswith(("/api/", "/v2/"))
+from core.api import error_body, is_api_request
 
 
 def lockout_response(request, original_response=None, credentials=None):
@@ -19,7 +15,7 @@ def lockout_response(request, original_response=None, credentials=None):
     message = ngettext(
         "Too many failed logins: try again in %(minutes)d minute.", "Too many failed logins: try again in %(minutes)d minutes.", minutes
     ) % {"minutes": minutes}
-    if _is_api(request):
+    if is_api_request(request):
         response = JsonResponse(error_body("locked_out", message), status=429)
     else:
         response = render(request, "accounts/locked_out.html", {"message": message}, status=429)

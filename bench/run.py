@@ -61,28 +61,26 @@ def ensure_wrk() -> None:
     subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, stdout=subprocess.DEVNULL)
 
 
-def ensure_mlflow_venv() -> Path:
-    python = MLFLOW_VENV / "bin" / "python"
-    stamp = MLFLOW_VENV / ".pins"
-    if python.exists() and stamp.exists() and stamp.read_text() == "\n".join(MLFLOW_PINS):
+def ensure_venv(venv: Path, pins: list[str], what: str) -> Path:
+    """A virtualenv of its own for a server compared against (not a project dependency), built
+    once and rebuilt when its pins change."""
+    python = venv / "bin" / "python"
+    stamp = venv / ".pins"
+    if python.exists() and stamp.exists() and stamp.read_text() == "\n".join(pins):
         return python
-    log("creating bench/.mlflow-venv (MLflow is not a project dependency; cached between runs)")
-    subprocess.run([sys.executable, "-m", "venv", str(MLFLOW_VENV)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", *MLFLOW_PINS], check=True)
-    stamp.write_text("\n".join(MLFLOW_PINS))
+    log(f"creating {venv.relative_to(ROOT)} ({what} is not a project dependency; cached between runs)")
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", *pins], check=True)
+    stamp.write_text("\n".join(pins))
     return python
+
+
+def ensure_mlflow_venv() -> Path:
+    return ensure_venv(MLFLOW_VENV, MLFLOW_PINS, "MLflow")
 
 
 def ensure_mlserver_venv() -> Path:
-    python = MLSERVER_VENV / "bin" / "python"
-    stamp = MLSERVER_VENV / ".pins"
-    if python.exists() and stamp.exists() and stamp.read_text() == "\n".join(MLSERVER_PINS):
-        return python
-    log("creating bench/.mlserver-venv (MLServer is not a project dependency; cached between runs)")
-    subprocess.run([sys.executable, "-m", "venv", str(MLSERVER_VENV)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "-q", *MLSERVER_PINS], check=True)
-    stamp.write_text("\n".join(MLSERVER_PINS))
-    return python
+    return ensure_venv(MLSERVER_VENV, MLSERVER_PINS, "MLServer")
 
 
 def mlserver_repository(models: Path) -> Path:

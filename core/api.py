@@ -33,6 +33,11 @@ TOO_LARGE_MESSAGE = gettext_lazy("The request body is larger than this server ac
 SERVER_ERROR_MESSAGE = gettext_lazy("The server failed to handle this request; the error has been logged.")
 
 
+def is_api_request(request) -> bool:
+    """Whether a request is the API's (JSON answers, the error shape) rather than a page's."""
+    return request.path.startswith(("/api/", "/v2/"))
+
+
 def error_body(code: str, message: str, details=None) -> dict:
     error = {"code": code, "message": message}
     if details is not None:

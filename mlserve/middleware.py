@@ -7,7 +7,7 @@ from django.template import loader
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from core.api import error_body
+from core.api import error_body, is_api_request
 from core.errors import Unavailable
 from core.faults import fault_error, retry_after
 
@@ -36,7 +36,7 @@ class RequestSizeLimitMiddleware:
                     "size": f"{length / 1e6:.1f}",
                     "limit": f"{limit / 1e6:.1f}",
                 }
-                if request.path.startswith(("/api/", "/v2/")):
+                if is_api_request(request):
                     return JsonResponse(error_body("too_large", message), status=413)
                 return render(request, "413.html", {"message": message}, status=413)
         return self.get_response(request)
@@ -58,7 +58,7 @@ class FaultMiddleware:
         if error is None or not isinstance(error, Unavailable):
             return None  # ApplicationErrors are the views' to show; the rest is a bug
         log.warning("%s on %s: %s", error.code, request.path, exception)
-        if request.path.startswith(("/api/", "/v2/")):
+        if is_api_request(request):
             response = JsonResponse(error.as_dict(), status=error.status_code)
         else:
             # No context processors: they read the session and the user, from the database that may be down.
